@@ -1,0 +1,134 @@
+"""Typed, frozen values passed between the stages.
+
+Times are float seconds on the episode timeline and their names end in ``_s``.
+Nothing here imports torch or numpy at module level except for type hints.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+SAMPLE_RATE = 16_000
+
+
+@dataclass(frozen=True)
+class Audio:
+    """A decoded episode: 16 kHz mono float32 samples plus where they came from."""
+
+    samples: "np.ndarray"
+    path: str
+    sha256: str
+    sample_rate: int = SAMPLE_RATE
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of the episode sent to Whisper as one window."""
+
+    index: int
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start_s: float
+    end_s: float
+    probability: float
+    speaker: Optional[str] = None
+    uncertain: bool = False
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One Whisper segment, with the checks Whisper ran on it."""
+
+    text: str
+    start_s: float
+    end_s: float
+    words: tuple[Word, ...]
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    compression_ratio: float = 1.0
+    temperature: float = 0.0
+    chunk_index: int = 0
+    failed_checks: bool = False
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    """A diarization label: who speaks from start to end."""
+
+    speaker: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class Diarization:
+    """Full (possibly overlapping) turns for RTTM and exclusive turns for word assignment."""
+
+    turns: tuple[SpeakerTurn, ...]
+    exclusive: tuple[SpeakerTurn, ...]
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for turn in sorted(self.turns, key=lambda t: t.start_s):
+            seen.setdefault(turn.speaker, None)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Consecutive words of one speaker: one paragraph of the transcript."""
+
+    speaker: str
+    words: tuple[Word, ...]
+
+    @property
+    def start_s(self) -> float:
+        return self.words[0].start_s
+
+    @property
+    def end_s(self) -> float:
+        return self.words[-1].end_s
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """Everything a writer needs, and what the JSON format round-trips."""
+
+    episode: str
+    sha256: str
+    duration_s: float
+    language: str
+    turns: tuple[Turn, ...]
+    segments: tuple[Segment, ...] = ()
+    speaker_turns: tuple[SpeakerTurn, ...] = ()
+    models: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+    timings_s: dict = field(default_factory=dict)
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        return tuple(w for t in self.turns for w in t.words)
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for turn in self.turns:
+            seen.setdefault(turn.speaker, None)
+        return tuple(seen)
