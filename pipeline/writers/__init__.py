@@ -1,0 +1,53 @@
+"""One small writer per output format, each ``write(transcript, file, drop_uncertain=False)``."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, TextIO
+
+from pipeline.atomic import atomic_write_text
+from pipeline.errors import PodscribeError
+from pipeline.types import Transcript
+from pipeline.writers import forum, json_format, markdown, rttm, subtitles, text
+
+Writer = Callable[..., None]
+
+WRITERS: dict[str, tuple[str, Writer]] = {
+    "forum": ("forum.txt", forum.write),
+    "txt": ("txt", text.write),
+    "md": ("md", markdown.write),
+    "srt": ("srt", subtitles.write_srt),
+    "vtt": ("vtt", subtitles.write_vtt),
+    "json": ("json", json_format.write),
+    "rttm": ("rttm", rttm.write),
+}
+
+
+def parse_formats(spec: str) -> tuple[str, ...]:
+    """``"forum,json"`` or ``"all"`` -> format names, unknown ones refused."""
+    names = [n.strip().lower() for n in spec.split(",") if n.strip()]
+    if names == ["all"]:
+        return tuple(WRITERS)
+    unknown = [n for n in names if n not in WRITERS]
+    if unknown or not names:
+        raise PodscribeError(f"unknown format {', '.join(unknown) or spec!r}: choose from {', '.join(WRITERS)} or all")
+    return tuple(dict.fromkeys(names))
+
+
+def output_path(out_dir: str | os.PathLike, episode: str, fmt: str) -> Path:
+    return Path(out_dir) / f"{episode}.{WRITERS[fmt][0]}"
+
+
+def write_all(transcript: Transcript, out_dir: str | os.PathLike, formats: tuple[str, ...],
+              drop_uncertain: bool = False) -> list[Path]:
+    """Write every format atomically; returns the paths written."""
+    import io
+
+    paths = []
+    for fmt in formats:
+        buf: TextIO = io.StringIO()
+        WRITERS[fmt][1](transcript, buf, drop_uncertain=drop_uncertain)
+        path = output_path(out_dir, transcript.episode, fmt)
+        atomic_write_text(path, buf.getvalue())
+        paths.append(path)
+    return paths

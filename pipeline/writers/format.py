@@ -1,0 +1,41 @@
+"""The one place where speaker labels, [?] marks and timestamps are formatted."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from pipeline.merge import uncertain_spans
+from pipeline.types import Word
+
+PLAIN_MARK = "[?]"
+FORUM_MARK = "[i][?][/i]"
+
+
+def render_words(words: Sequence[Word], mark: str = PLAIN_MARK, drop_uncertain: bool = False) -> str:
+    """Words joined by spaces; each uncertain span is followed by ``mark`` (or replaced by it)."""
+    parts = []
+    for uncertain, span in uncertain_spans(words):
+        text = " ".join(w.text for w in span)
+        if uncertain:
+            parts.append(mark if drop_uncertain else f"{text} {mark}")
+        else:
+            parts.append(text)
+    return " ".join(parts)
+
+
+def speaker_label(name: str, style: str = "plain") -> str:
+    """``JEFF:`` in plain text, ``[b]JEFF:[/b]`` in the forum style, ``**JEFF:**`` in Markdown."""
+    if style == "forum":
+        return f"[b]{name}:[/b]"
+    if style == "md":
+        return f"**{name}:**"
+    return f"{name}:"
+
+
+def timestamp(seconds: float, sep: str = ".", always_hours: bool = True) -> str:
+    """``01:02:03.456`` (``,`` for SRT); hours dropped when ``always_hours`` is false and zero."""
+    ms = int(round(max(seconds, 0.0) * 1000))
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    s, ms = divmod(rem, 1000)
+    head = f"{h:02d}:" if always_hours or h else ""
+    return f"{head}{m:02d}:{s:02d}{sep}{ms:03d}"
