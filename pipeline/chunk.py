@@ -48,11 +48,16 @@ def envelope_db(samples: np.ndarray, sample_rate: int, frame_s: float = 0.02) ->
 
 
 def silence_threshold_db(env_db: np.ndarray) -> float:
-    """Adaptive threshold: a little above the noise floor, never far below the loudest frames."""
+    """Adaptive threshold: a little above the noise floor, well below the loudest frames.
+
+    A recording whose loudest frame is under -55 dBFS holds no speech at all.
+    """
     if env_db.size == 0:
         return -50.0
-    floor = float(np.percentile(env_db, 10))
-    return max(floor + 8.0, float(env_db.max()) - 45.0, -70.0)
+    floor, loudest = float(np.percentile(env_db, 10)), float(env_db.max())
+    if loudest < -55.0:
+        return loudest + 1.0
+    return float(np.clip(floor + 8.0, max(loudest - 45.0, -70.0), loudest - 10.0))
 
 
 def speech_regions(env_db: np.ndarray, frame_s: float, threshold_db: float, min_silence_s: float) -> list[tuple[float, float]]:

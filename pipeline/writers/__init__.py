@@ -30,7 +30,8 @@ def parse_formats(spec: str) -> tuple[str, ...]:
         return tuple(WRITERS)
     unknown = [n for n in names if n not in WRITERS]
     if unknown or not names:
-        raise PodscribeError(f"unknown format {', '.join(unknown) or spec!r}: choose from {', '.join(WRITERS)} or all")
+        bad = ", ".join(unknown) if unknown else repr(spec)
+        raise PodscribeError(f"unknown format {bad}: choose from {', '.join(WRITERS)} or all")
     return tuple(dict.fromkeys(names))
 
 

