@@ -135,7 +135,9 @@ def _summary(transcript, wall_s: float, written) -> str:
     words = transcript.words
     marked = sum(w.uncertain for w in words) / len(words) if words else 0.0
     rtf = wall_s / transcript.duration_s if transcript.duration_s else 0.0
-    where = str(Path(written[0]).with_suffix("")).split(".")[0] + ".*" if written else "nothing written"
+    where = str(Path(written[0]).parent / transcript.episode) + ".*" if written else "nothing written"
+    if not words:
+        return f"{transcript.episode}: {transcript.duration_s:.1f} s of audio, no speech found -> {where}"
     return (f"{transcript.episode}: {transcript.duration_s:.1f} s of audio in {wall_s:.1f} s (RTF {rtf:.2f}), "
             f"{len(words)} words, {len(transcript.speakers)} speakers, {marked:.1%} marked [?] -> {where}")
 

@@ -1,0 +1,131 @@
+"""The podscribe command through click's CliRunner: help, usage errors, bad input, a real short run."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from tests import assets
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_help_documents_every_option():
+    result = run("transcribe", "--help")
+    assert result.exit_code == 0
+    for option in ("--output-dir", "--model", "--device", "--format", "--language", "--speakers", "--num-speakers",
+                   "--min-speakers", "--max-speakers", "--uncertain-below", "--drop-uncertain", "--no-diarize"):
+        assert option in result.output
+    assert "models" in run("--help").output
+
+
+def test_python_dash_m_works_like_the_console_script():
+    result = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "transcribe" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "docx"], "unknown format docx"),
+    (["--min-speakers", "3", "--max-speakers", "2"], "min_speakers"),
+    (["--speakers", "A,A"], "distinct"),
+    (["--uncertain-below", "2"], "between 0 and 1"),
+    (["--max-chunk", "45"], "30 s"),
+])
+def test_usage_errors_exit_2_with_one_line(tmp_path, args, message):
+    result = run("transcribe", tmp_path / "x.mp3", *args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def bad_file(tmp_path, kind):
+    if kind == "missing":
+        return tmp_path / "nope.mp3", "no such file"
+    if kind == "directory":
+        return tmp_path, "is a directory"
+    path = tmp_path / f"{kind}.mp3"
+    if kind == "empty":
+        path.write_bytes(b"")
+        return path, "file is empty"
+    if kind == "text":
+        path.write_text("this is not audio\n" * 50)
+        return path, "cannot decode audio"
+    if kind == "truncated":
+        path.write_bytes(b"fLaC\x00\x00\x00\x22" + bytes(20))
+        return path, "cannot decode audio"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "empty", "text", "truncated"])
+def test_bad_input_is_one_line_and_exit_1(tmp_path, kind):
+    path, message = bad_file(tmp_path, kind)
+    result = run("transcribe", path, "-o", tmp_path / "out", "--no-diarize", "-q", "-m", "tiny.en")
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0]
+    assert "Traceback" not in result.output
+
+
+def test_one_bad_file_never_costs_the_others(tmp_path):
+    good = tmp_path / "Jeff's épisode one.wav"  # spaces, a quote and a non-ASCII letter
+    shutil.copy(assets.jfk_wav(), good)
+    bad, _ = bad_file(tmp_path, "text")
+    out = tmp_path / "out"
+    result = run("transcribe", bad, good, "-o", out, "-m", "tiny.en", "--no-diarize", "-q", "-f", "json,forum")
+    assert result.exit_code == 1
+    assert "1 of 2 file(s) failed" in result.output
+    forum = (out / "Jeff's épisode one.forum.txt").read_text()
+    assert forum.startswith("[b]SPEAKER 1:[/b] And so my")
+    assert "fellow Americans" in forum.replace(" [i][?][/i]", "")
+    data = json.loads((out / "Jeff's épisode one.json").read_text())
+    assert data["models"]["whisper"] == "tiny.en" and len(data["sha256"]) == 64
+    assert set(data["timings_s"]) >= {"decode", "chunk", "transcribe", "merge"}
+    assert "words" in result.output and "RTF" in result.output
+
+
+def test_all_silence_gives_an_empty_transcript_not_hallucinated_text(tmp_path):
+    import wave
+
+    path = tmp_path / "silence.wav"
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1), f.setsampwidth(2), f.setframerate(16000)
+        f.writeframes((np.random.default_rng(0).normal(0, 30, 16000 * 8)).astype(np.int16).tobytes())
+    result = run("transcribe", path, "-o", tmp_path, "-m", "tiny.en", "-q", "-f", "txt,json")
+    assert result.exit_code == 0, result.output
+    assert "no speech found" in result.output
+    assert json.loads((tmp_path / "silence.json").read_text())["turns"] == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_output_folder(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    result = run("transcribe", assets.jfk_wav(), "-o", locked, "-m", "tiny.en", "--no-diarize", "-q")
+    assert result.exit_code == 1 and "cannot write here" in result.output
+
+
+def test_output_folder_that_is_a_file(tmp_path):
+    blocker = tmp_path / "out"
+    blocker.write_text("x")
+    result = run("transcribe", assets.jfk_wav(), "-o", blocker, "-m", "tiny.en", "--no-diarize", "-q", "-f", "txt")
+    assert result.exit_code == 1 and "cannot write here" in result.output
+
+
+def test_unknown_model_is_a_clear_error(tmp_path):
+    result = run("transcribe", assets.jfk_wav(), "-o", tmp_path, "-m", "no-such-model", "--no-diarize", "-q")
+    assert result.exit_code == 1
+    assert "no-such-model" in result.output and "Traceback" not in result.output
+
+
+def test_models_list_shows_every_model():
+    result = run("models", "list")
+    assert result.exit_code == 0
+    names = [line.split()[0] for line in result.output.splitlines()]
+    assert {"tiny.en", "base", "segmentation", "embedding"} <= set(names)
