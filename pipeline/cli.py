@@ -199,3 +199,8 @@ def models_prepare(names) -> None:
             failed += 1
     if failed:
         sys.exit(1)
+
+
+from pipeline.evaluate.cli import evaluate  # noqa: E402  (attached last: a thin command of its own module)
+
+main.add_command(evaluate)

@@ -1,0 +1,180 @@
+"""``podscribe evaluate``: score a transcript against a reference, or a manifest of episodes.
+
+Exit codes: 0 scored, 1 a file could not be read or scored (one-line error), 2 usage.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from pipeline.errors import PodscribeError
+from pipeline.evaluate.readers import FORMATS as _FORMATS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One manifest entry: the audio, its reference file(s) and, if given, its hypothesis."""
+
+    audio: Path
+    references: tuple[Path, ...]
+    hypothesis: Optional[Path] = None
+
+    @property
+    def name(self) -> str:
+        return self.audio.stem
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--ref", "refs", multiple=True, type=click.Path(path_type=Path),
+              help="Reference transcript; repeat to add speaker turns (e.g. --ref ep.forum.txt --ref ep.rttm).")
+@click.option("--hyp", "hyps", multiple=True, type=click.Path(path_type=Path),
+              help="Hypothesis transcript (our JSON keeps probabilities and [?] flags); repeatable like --ref.")
+@click.option("--ref-format", type=click.Choice(_FORMATS), multiple=True,
+              help="Reference format, paired with the --ref files in order (default: detected).")
+@click.option("--hyp-format", type=click.Choice(_FORMATS), multiple=True,
+              help="Hypothesis format, paired with the --hyp files in order (default: detected).")
+@click.option("--manifest", type=click.Path(path_type=Path), default=None,
+              help="TOML or CSV of (audio, reference[, hypothesis]); missing transcripts are made into OUTPUTS.")
+@click.option("--outputs", "outputs_dir", type=click.Path(path_type=Path), default=Path("outputs"), show_default=True,
+              help="Where manifest hypotheses are looked for (<audio stem>.json) and written.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "html"]), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Write the report here (html default: next to the hypothesis as <stem>.report.html).")
+@click.option("--collar", type=click.FloatRange(min=0.0), default=0.25, show_default=True,
+              help="DER forgiveness collar, pyannote's convention: total width around each reference boundary (s).")
+@click.option("--normalizer", type=click.Choice(["whisper", "basic", "none"]), default="whisper", show_default=True,
+              help="Text normalisation before WER/CER: Whisper's English normaliser, its basic one, or none.")
+@click.option("-v", "--verbose", count=True, help="Log what is read and scored.")
+def evaluate(refs, hyps, ref_format, hyp_format, manifest, outputs_dir, fmt, output, collar, normalizer, verbose):
+    """Score a transcript: WER/CER, per-speaker WER, cpWER, DER and how well the [?] marks find errors."""
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if manifest is not None and (refs or hyps):
+        raise click.UsageError("give either --manifest or --ref/--hyp, not both")
+    if manifest is None and not (refs and hyps):
+        raise click.UsageError("give --ref and --hyp (or --manifest)")
+    try:
+        if manifest is not None:
+            _run_manifest(manifest, outputs_dir, fmt, output, collar, normalizer)
+        else:
+            _run_pair(refs, hyps, ref_format, hyp_format, fmt, output, collar, normalizer)
+    except PodscribeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+def _run_pair(refs, hyps, ref_format, hyp_format, fmt, output, collar, normalizer) -> None:
+    from pipeline.evaluate import read_hypothesis, read_reference, score
+    from pipeline.evaluate.report import Row
+
+    ref = read_reference(list(refs), list(ref_format))
+    hyp = read_hypothesis(list(hyps), list(hyp_format))
+    name = Path(hyps[0]).name.split(".")[0]
+    row = Row(name, ref, hyp, score(ref, hyp, collar=collar, normalizer=normalizer))
+    if fmt == "html":
+        target = output or Path(hyps[0]).with_name(f"{name}.report.html")
+        _html(row, target)
+    else:
+        _emit([row], None, fmt, output)
+
+
+def _html(row, target: Path) -> None:
+    from pipeline.atomic import atomic_write_text
+    from pipeline.evaluate.report import page
+
+    atomic_write_text(target, page(row))
+    click.echo(f"{row.name}: report -> {target}")
+
+
+def _emit(rows, totals, fmt: str, output: Optional[Path]) -> None:
+    from pipeline.atomic import atomic_write_text
+    from pipeline.evaluate.report import as_json, table
+
+    text = json.dumps(as_json(rows, totals), indent=1) if fmt == "json" else table(rows, totals)
+    if output:
+        atomic_write_text(output, text + "\n")
+        click.echo(f"report -> {output}", err=True)
+    else:
+        click.echo(text)
+
+
+def _run_manifest(manifest: Path, outputs_dir: Path, fmt, output, collar, normalizer) -> None:
+    from pipeline.evaluate import read_hypothesis, read_reference, score, total
+    from pipeline.evaluate.report import Row
+
+    rows = []
+    for pair in read_manifest(manifest):
+        hyp_path = pair.hypothesis or _transcript_of(pair.audio, outputs_dir)
+        ref, hyp = read_reference(list(pair.references)), read_hypothesis(hyp_path)
+        rows.append(Row(pair.name, ref, hyp, score(ref, hyp, collar=collar, normalizer=normalizer)))
+        if fmt == "html":
+            _html(rows[-1], hyp_path.with_name(f"{pair.name}.report.html"))
+    _emit(rows, total([r.scores for r in rows]), "json" if fmt == "json" else "table", output if fmt != "html" else None)
+
+
+def _transcript_of(audio: Path, outputs_dir: Path) -> Path:
+    """``outputs/<stem>.json``, transcribing the audio first (with default options) when it is not there."""
+    path = outputs_dir / f"{audio.stem}.json"
+    if path.is_file():
+        return path
+    if not audio.is_file():
+        raise PodscribeError(f"{audio}: no such audio file, and no transcript at {path}")
+    from pipeline.run import RunOptions, Transcriber
+    from pipeline.writers import write_all
+
+    click.echo(f"{audio.name}: no transcript at {path}; transcribing", err=True)
+    transcript = Transcriber(RunOptions()).run(audio)
+    return write_all(transcript, outputs_dir, ("json",))[0]
+
+
+def read_manifest(path: Path) -> list[Pair]:
+    """``[[episode]]`` tables (audio, reference: path or list, hypothesis) in TOML, or CSV rows (header optional).
+
+    Relative paths are relative to the manifest's folder; in CSV several references are joined by ``;``.
+    """
+    if not path.is_file():
+        raise PodscribeError(f"manifest {path}: no such file")
+    entries = _toml_entries(path) if path.suffix.lower() == ".toml" else _csv_entries(path)
+    if not entries:
+        raise PodscribeError(f"manifest {path}: no episodes in it")
+    return [_pair(path, e, n) for n, e in enumerate(entries, 1)]
+
+
+def _toml_entries(path: Path) -> list[dict]:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PodscribeError(f"manifest {path}: not valid TOML ({exc})") from None
+    return list(data.get("episode", data.get("episodes", [])))
+
+
+def _csv_entries(path: Path) -> list[dict]:
+    rows = [r for r in csv.reader(path.read_text(encoding="utf-8").splitlines()) if r and not r[0].startswith("#")]
+    if rows and [c.strip().lower() for c in rows[0][:2]] == ["audio", "reference"]:
+        header, rows = [c.strip().lower() for c in rows[0]], rows[1:]
+    else:
+        header = ["audio", "reference", "hypothesis"]
+    return [{k: v.strip() for k, v in zip(header, r) if v.strip()} for r in rows]
+
+
+def _pair(manifest: Path, entry: dict, n: int) -> Pair:
+    if not isinstance(entry, dict) or not entry.get("audio") or not entry.get("reference"):
+        raise PodscribeError(f"manifest {manifest}: episode {n} needs an audio and a reference")
+    refs = entry["reference"]
+    refs = refs.split(";") if isinstance(refs, str) else list(refs)
+    base = manifest.parent
+    hyp = entry.get("hypothesis")
+    return Pair(base / entry["audio"], tuple(base / r.strip() for r in refs), base / hyp if hyp else None)
