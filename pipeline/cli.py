@@ -156,7 +156,7 @@ class _Bars:
         bar = self.bars.get(stage)
         if bar is None:
             bar = self.bars[stage] = tqdm(total=total, desc=f"{self.name} {stage}", unit="chunk" if stage == "transcribe" else "step",
-                                          leave=False, file=sys.stderr)
+                                          leave=False, file=sys.stderr, disable=None)
         bar.total = max(total, bar.n)
         bar.update(done - bar.n)
 
