@@ -1,0 +1,68 @@
+"""Diarization with the store's real models on pyannote.audio's own sample, plus option checks."""
+import importlib.util
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.decode import file_sha256
+from pipeline.diarize import DiarizeOptions, _to_turns, diarize
+from pipeline.errors import PodscribeError
+from pipeline.types import Audio
+
+SAMPLE_DIR = Path(importlib.util.find_spec("pyannote.audio").submodule_search_locations[0]) / "sample"
+
+
+def load_wav(path: Path) -> Audio:
+    with wave.open(str(path)) as f:
+        assert f.getframerate() == 16000 and f.getnchannels() == 1 and f.getsampwidth() == 2
+        samples = np.frombuffer(f.readframes(f.getnframes()), dtype=np.int16).astype(np.float32) / 32768
+    return Audio(samples=samples, path=str(path), sha256=file_sha256(path))
+
+
+@pytest.fixture(scope="module")
+def sample_result():
+    return diarize(load_wav(SAMPLE_DIR / "sample.wav"), DiarizeOptions(device="cpu"))
+
+
+def der(turns, rttm: Path, collar: float = 0.0) -> float:
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    reference, hypothesis = Annotation(), Annotation()
+    for line in rttm.read_text().splitlines():
+        f = line.split()
+        reference[Segment(float(f[3]), float(f[3]) + float(f[4]))] = f[7]
+    for t in turns:
+        hypothesis[Segment(t.start_s, t.end_s)] = t.speaker
+    return DiarizationErrorRate(collar=collar)(reference, hypothesis)
+
+
+def test_pyannote_sample_der_under_10_percent_with_two_speakers(sample_result):
+    assert len(sample_result.speakers) == 2
+    assert der(sample_result.turns, SAMPLE_DIR / "sample.rttm") < 0.10
+
+
+def test_exclusive_turns_do_not_overlap(sample_result):
+    ex = sample_result.exclusive
+    assert ex and all(a.end_s <= b.start_s + 1e-3 for a, b in zip(ex, ex[1:]))
+    assert {t.speaker for t in ex} == set(sample_result.speakers)
+
+
+def test_num_speakers_is_honoured():
+    audio = load_wav(SAMPLE_DIR / "sample.wav")
+    result = diarize(audio, DiarizeOptions(device="cpu", num_speakers=3))
+    assert len(result.speakers) == 3
+
+
+def test_tracks_become_sorted_turns_without_empty_ones():
+    turns = _to_turns([(2.0, 3.0, "B"), (0.0, 1.23456, "A"), (4.0, 4.0, "A")])
+    assert [(t.speaker, t.start_s, t.end_s) for t in turns] == [("A", 0.0, 1.235), ("B", 2.0, 3.0)]
+
+
+@pytest.mark.parametrize("kwargs", [dict(min_speakers=3, max_speakers=2), dict(num_speakers=1, min_speakers=2),
+                                    dict(num_speakers=0), dict(threshold=0), dict(device="tpu")])
+def test_invalid_options_are_refused(kwargs):
+    with pytest.raises(PodscribeError):
+        DiarizeOptions(**kwargs)
