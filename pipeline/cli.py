@@ -55,7 +55,7 @@ def _build_options(model, device, language, speakers, num_speakers, min_speakers
 @click.option("-o", "--output-dir", default="outputs", show_default=True, type=click.Path(path_type=Path),
               help="Folder for the transcripts, written as <episode>.<format>.")
 @click.option("-m", "--model", default="base", show_default=True,
-              help="Whisper model: a store name (tiny.en, base, small), a checkpoint path, or an official name.")
+              help="Whisper model: a store name (tiny.en, base), a checkpoint path, or an official name (large-v3, turbo, ...).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where the models run; auto takes the GPU when torch sees one.")
 @click.option("-f", "--format", "formats", default="all", show_default=True,
