@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
+from pipeline.device import DEVICES, resolve_device
 from pipeline.errors import PodscribeError
 from pipeline.types import SAMPLE_RATE, Audio, Diarization, SpeakerTurn
 
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 Progress = Optional[Callable[[int, int], None]]
 
-DEVICES = ("cpu", "cuda", "auto")
+
 METHODS = ("centroid", "average", "complete", "single", "weighted", "ward", "median")
 _PROGRESS_TOTAL = 1000
 # share of the progress bar given to segmentation; embeddings take the rest
@@ -107,7 +108,7 @@ def diarize(audio: Audio, options: DiarizeOptions, progress: Progress = None) ->
         return Diarization(turns=(), exclusive=())
     import torch
 
-    device = _resolve_device(options.device)
+    device = resolve_device(options.device)
     pipeline = _build_pipeline(options, device)
     file = {"waveform": torch.from_numpy(audio.samples).float().reshape(1, -1),
             "sample_rate": audio.sample_rate, "uri": Path(audio.path).stem or "audio"}
@@ -119,15 +120,6 @@ def diarize(audio: Audio, options: DiarizeOptions, progress: Progress = None) ->
     log.info("diarization: %d speakers, %d turns", len(result.speakers), len(result.turns))
     return result
 
-
-def _resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise PodscribeError("diarize device 'cuda' requested but CUDA is not available")
-    return device
 
 
 def _build_pipeline(options: DiarizeOptions, device: str):

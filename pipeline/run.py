@@ -12,7 +12,8 @@ from pipeline.decode import decode
 from pipeline.diarize import DiarizeOptions, diarize
 from pipeline.merge import MergeOptions, merge, relabel_turns
 from pipeline.seam import join
-from pipeline.transcribe import TranscribeOptions, resolve_device, transcribe
+from pipeline.device import resolve_device
+from pipeline.transcribe import TranscribeOptions, transcribe
 from pipeline.types import Audio, Diarization, Transcript
 
 log = logging.getLogger(__name__)

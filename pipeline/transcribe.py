@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
+from pipeline.device import DEVICES, resolve_device
 from pipeline.errors import PodscribeError
 from pipeline.types import Audio, Chunk, Segment, Word
 
@@ -26,22 +27,13 @@ class TranscribeOptions:
     hallucination_silence_s: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.device not in ("auto", "cpu", "cuda"):
+        if self.device not in DEVICES:
             raise PodscribeError(f"unknown device {self.device!r}: use auto, cpu or cuda")
         if not self.temperatures or any(not 0 <= t <= 1 for t in self.temperatures):
             raise PodscribeError("temperatures must be a non-empty list of values in [0, 1]")
         if self.language is not None and not re.fullmatch(r"[a-z]{2,3}|[A-Za-z ]+", self.language):
             raise PodscribeError(f"unknown language {self.language!r}")
 
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise PodscribeError("--device cuda asked for, but torch sees no CUDA device")
-    return device
 
 
 def transcribe(audio: Audio, chunks: Sequence[Chunk], options: TranscribeOptions, model=None,
