@@ -60,6 +60,11 @@ def silence_threshold_db(env_db: np.ndarray) -> float:
     return float(np.clip(floor + 8.0, max(loudest - 45.0, -70.0), loudest - 10.0))
 
 
+def threshold_for(env_db: np.ndarray, options: ChunkOptions) -> float:
+    """The options' absolute silence level, or the adaptive one."""
+    return options.silence_db if options.silence_db is not None else silence_threshold_db(env_db)
+
+
 def speech_regions(env_db: np.ndarray, frame_s: float, threshold_db: float, min_silence_s: float) -> list[tuple[float, float]]:
     """Spans of sound separated by silences of at least ``min_silence_s``."""
     loud = np.flatnonzero(env_db >= threshold_db)
@@ -74,7 +79,7 @@ def speech_regions(env_db: np.ndarray, frame_s: float, threshold_db: float, min_
 
 def plan_chunks(env_db: np.ndarray, options: ChunkOptions = ChunkOptions()) -> list[Chunk]:
     """Chunks covering every speech region of the envelope, cut at silences where possible."""
-    threshold = options.silence_db if options.silence_db is not None else silence_threshold_db(env_db)
+    threshold = threshold_for(env_db, options)
     total_s = len(env_db) * options.frame_s
     regions = speech_regions(env_db, options.frame_s, threshold, options.min_silence_s)
     pieces = [p for r in regions for p in _split_long(r, env_db, options)]

@@ -7,11 +7,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from pipeline.chunk import ChunkOptions, envelope_db, plan_chunks
+from pipeline.chunk import ChunkOptions, envelope_db, plan_chunks, threshold_for
 from pipeline.decode import decode
 from pipeline.diarize import DiarizeOptions, diarize
 from pipeline.merge import MergeOptions, merge, relabel_turns
-from pipeline.seam import join
+from pipeline.seam import join, snap_to_sound
 from pipeline.device import resolve_device
 from pipeline.transcribe import TranscribeOptions, transcribe
 from pipeline.types import Audio, Diarization, Transcript
@@ -50,12 +50,13 @@ class Transcriber:
         timings: dict[str, float] = {}
         audio = _timed(timings, "decode", lambda: decode(path))
         _tick(progress, "decode", 1, 1)
-        chunks = _timed(timings, "chunk", lambda: plan_chunks(
-            envelope_db(audio.samples, audio.sample_rate, self.options.chunk.frame_s), self.options.chunk))
+        env = envelope_db(audio.samples, audio.sample_rate, self.options.chunk.frame_s)
+        chunks = _timed(timings, "chunk", lambda: plan_chunks(env, self.options.chunk))
         language, per_chunk = _timed(timings, "transcribe", lambda: transcribe(
             audio, chunks, self.options.transcribe, self.model,
             progress=lambda n, total: _tick(progress, "transcribe", n, total)))
-        segments = join(chunks, per_chunk)
+        loud = env >= threshold_for(env, self.options.chunk)
+        segments = snap_to_sound(join(chunks, per_chunk), loud, self.options.chunk.frame_s)
         diar = _timed(timings, "diarize", lambda: self._diarize(audio, progress))
         turns, labels = _timed(timings, "merge", lambda: merge(segments, diar.exclusive, self.options.merge))
         return Transcript(

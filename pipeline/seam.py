@@ -60,3 +60,25 @@ def join(chunks: Sequence[Chunk], segments_per_chunk: Sequence[Sequence[Segment]
                 text = seg.text if len(kept) == len(seg.words) else " ".join(w.text for w in kept)
                 joined.append(replace(seg, words=kept, text=text, start_s=kept[0].start_s, end_s=kept[-1].end_s))
     return joined
+
+
+def snap_to_sound(segments: Sequence[Segment], loud: "Sequence[bool]", frame_s: float) -> list[Segment]:
+    """Move a word's start that Whisper placed in silence forward to where its sound begins.
+
+    Whisper's alignment starts the first word after a pause too early (by 0.3-0.5 s); ``loud`` holds,
+    per envelope frame, whether it is above the silence threshold.
+    """
+    from dataclasses import replace
+
+    def snapped(w: Word) -> Word:
+        first, last = int(w.start_s / frame_s), int(w.end_s / frame_s)
+        if first >= len(loud) or loud[first]:
+            return w
+        hit = next((i for i in range(first, min(last, len(loud))) if loud[i]), None)
+        return w if hit is None else replace(w, start_s=round(hit * frame_s, 3))
+
+    out = []
+    for seg in segments:
+        words = tuple(snapped(w) for w in seg.words)
+        out.append(replace(seg, words=words, start_s=words[0].start_s) if words else seg)
+    return out

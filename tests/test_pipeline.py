@@ -97,3 +97,23 @@ def test_short_max_chunk_forces_overlapping_seams_without_losing_words(outputs):
     write_all(transcript, out / "short", ("json",))
     short = score(read_reference(REFERENCE[0]), read_hypothesis(out / "short" / "interview.json"))
     assert short.wer < WER_BOUND + 0.05
+
+
+def test_word_times_within_0_3_s_of_the_speech_on_a_padded_clip(tmp_path):
+    """2 s of silence either side of jfk.wav (speech 2.32-12.36 s by energy, see test_models)."""
+    import wave
+
+    import numpy as np
+
+    from tests import assets
+
+    with wave.open(str(assets.jfk_wav())) as f:
+        jfk = np.frombuffer(f.readframes(f.getnframes()), np.int16)
+    pad = np.zeros(32000, np.int16)
+    path = tmp_path / "jfk_padded.wav"
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1), f.setsampwidth(2), f.setframerate(16000)
+        f.writeframes(np.concatenate([pad, jfk, pad]).tobytes())
+    words = Transcriber(RunOptions(transcribe=TranscribeOptions(model="tiny.en"), diarization=False)).run(path).words
+    assert abs(words[0].start_s - 2.32) <= 0.3
+    assert abs(words[-1].end_s - 12.36) <= 0.3

@@ -54,3 +54,15 @@ def test_join_rebuilds_segments_and_drops_empty_ones():
     out = join(chunks, [[s0], [s1, s2]])
     assert [s.text for s in out] == ["one two", "three", "four"]
     assert out[1].start_s == 29.5
+
+
+def test_word_start_in_silence_snaps_forward_to_the_sound():
+    from pipeline.seam import snap_to_sound
+
+    loud = [False] * 10 + [True] * 20 + [False] * 10  # 20 ms frames: sound from 0.2 s to 0.6 s
+    seg = Segment("a b", 0.0, 0.7, (w("a", 0.02, 0.4), w("b", 0.45, 0.7)))
+    (out,) = snap_to_sound([seg], loud, 0.02)
+    assert [(x.start_s, x.end_s) for x in out.words] == [(0.2, 0.4), (0.45, 0.7)]
+    assert out.start_s == 0.2
+    silent = Segment("c", 0.65, 0.75, (w("c", 0.65, 0.75),))  # no sound inside the word: left alone
+    assert snap_to_sound([silent], loud, 0.02)[0].words[0].start_s == 0.65
