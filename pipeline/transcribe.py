@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 from pipeline.device import DEVICES, resolve_device
 from pipeline.errors import PodscribeError
@@ -13,6 +13,7 @@ from pipeline.types import Audio, Chunk, Segment, Word
 log = logging.getLogger(__name__)
 
 Progress = Optional[Callable[[int, int], None]]
+OnChunk = Optional[Callable[[Chunk, list[Segment]], None]]
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,28 @@ class TranscribeOptions:
 
 
 def transcribe(audio: Audio, chunks: Sequence[Chunk], options: TranscribeOptions, model=None,
-               progress: Progress = None) -> tuple[str, list[list[Segment]]]:
-    """Language and each chunk's segments (times on the episode timeline)."""
+               progress: Progress = None, done: Optional[Mapping[int, list[Segment]]] = None,
+               on_chunk: OnChunk = None, language: Optional[str] = None) -> tuple[str, list[list[Segment]]]:
+    """Language and each chunk's segments (times on the episode timeline).
+
+    ``done`` holds results already made (by chunk index, e.g. from a cache): those chunks are not
+    decoded again. ``on_chunk(chunk, segments)`` is called as each new chunk finishes, so a caller
+    can save it before the next one starts. ``language`` is a language detected in an earlier run.
+    """
     from pipeline.models import load_whisper
 
+    done = done or {}
     device = resolve_device(options.device)
     model = model if model is not None else load_whisper(options.model, device)
-    language = detect_language(model, audio, chunks, options.language)
+    language = language or detect_language(model, audio, chunks, options.language)
     results = []
     for n, chunk in enumerate(chunks, 1):
-        results.append(transcribe_chunk(model, audio, chunk, language, options))
+        segments = done.get(chunk.index)
+        if segments is None:
+            segments = transcribe_chunk(model, audio, chunk, language, options)
+            if on_chunk:
+                on_chunk(chunk, segments)
+        results.append(segments)
         if progress:
             progress(n, len(chunks))
     return language, results
