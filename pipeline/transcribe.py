@@ -81,7 +81,19 @@ def detect_language(model, audio: Audio, chunks: Sequence[Chunk], language: Opti
 
 
 def transcribe_chunk(model, audio: Audio, chunk: Chunk, language: str, options: TranscribeOptions) -> list[Segment]:
-    """One chunk through Whisper; a repetition loop is decoded again without the text prompt."""
+    """One chunk through Whisper; a repetition loop is decoded again without the text prompt.
+
+    Sampling at fallback temperatures is seeded by the chunk's index, so a chunk decodes the same way
+    whether or not the run was interrupted and resumed.
+    """
+    import torch
+
+    with torch.random.fork_rng():
+        torch.manual_seed(chunk.index)
+        return _transcribe_chunk(model, audio, chunk, language, options)
+
+
+def _transcribe_chunk(model, audio: Audio, chunk: Chunk, language: str, options: TranscribeOptions) -> list[Segment]:
     result = _decode(model, _slice(audio, chunk), language, options, condition=True)
     if repetition_loop([w["word"] for s in result["segments"] for w in s.get("words", [])]):
         log.info("chunk %d: repetition loop, decoding again without the previous-text prompt", chunk.index)
