@@ -1,7 +1,9 @@
 """The ``podscribe`` command: thin click commands over the library."""
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -70,12 +72,17 @@ def _build_options(model, device, language, speakers, num_speakers, min_speakers
 @click.option("--drop-uncertain", is_flag=True, help="Write the [?] mark alone instead of the model's guess.")
 @click.option("--max-chunk", type=float, default=30.0, show_default=True, help="Longest chunk sent to Whisper, in seconds.")
 @click.option("--no-diarize", is_flag=True, help="Skip speaker diarization: one speaker throughout.")
+@click.option("--no-cache", is_flag=True,
+              help="Do not save or reuse finished chunks and diarization in OUTPUT_DIR/.podscribe-cache "
+                   "(the cache lets an interrupted run resume, and a re-run with new formats or --uncertain-below "
+                   "run no model).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.option("-v", "--verbose", count=True, help="Log what each stage does.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 def transcribe(files, output_dir, model, device, formats, language, speakers, num_speakers, min_speakers,
-               max_speakers, uncertain_below, drop_uncertain, max_chunk, no_diarize, quiet, verbose, debug):
+               max_speakers, uncertain_below, drop_uncertain, max_chunk, no_diarize, no_cache, quiet, verbose, debug):
     """Transcribe episodes (any audio or video file ffmpeg reads) into OUTPUT_DIR."""
+    from pipeline.cache import CACHE_DIRNAME
     from pipeline.merge import MergeOptions
     from pipeline.writers import parse_formats
 
@@ -87,10 +94,42 @@ def transcribe(files, output_dir, model, device, formats, language, speakers, nu
     threshold = MergeOptions.uncertain_below if uncertain_below is None else uncertain_below
     options = _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
                              threshold, max_chunk, no_diarize)
-    failed = sum(not _transcribe_one(f, options, output_dir, fmts, drop_uncertain, quiet, debug) for f in files)
+    cache_dir = None if no_cache else output_dir / CACHE_DIRNAME
+    failed = 0
+    with _sigterm_as_interrupt():
+        for n, path in enumerate(files):
+            try:
+                failed += not _transcribe_one(path, options, output_dir, cache_dir, fmts, drop_uncertain, quiet, debug)
+            except KeyboardInterrupt:
+                _interrupted(path, files[n:], cache_dir)
     if failed:
         click.echo(f"{failed} of {len(files)} file(s) failed", err=True)
         sys.exit(1)
+
+
+def _interrupted(path: Path, left: tuple, cache_dir: Optional[Path]) -> None:
+    """Ctrl-C (or SIGTERM): every finished chunk is already saved; say so and how to resume."""
+    saved = f"finished chunks are saved in {cache_dir}; " if cache_dir else ""
+    click.echo(f"\ninterrupted during {path} ({len(left)} file(s) not done): {saved}"
+               f"run the same command again to resume", err=True)
+    sys.exit(130)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Treat SIGTERM (`kill PID`, a job scheduler) like Ctrl-C while transcribing: stop cleanly."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 _TRANSCRIBERS: dict = {}
@@ -105,13 +144,14 @@ def _transcriber(options):
     return _TRANSCRIBERS[options]
 
 
-def _transcribe_one(path: Path, options, output_dir: Path, fmts, drop_uncertain: bool, quiet: bool, debug: bool) -> bool:
+def _transcribe_one(path: Path, options, output_dir: Path, cache_dir: Optional[Path], fmts, drop_uncertain: bool,
+                    quiet: bool, debug: bool) -> bool:
     from pipeline.writers import write_all
 
     start = time.perf_counter()
     bars = _Bars(path.name, disabled=quiet)
     try:
-        transcript = _transcriber(options).run(path, progress=bars.update)
+        transcript = _transcriber(options).run(path, progress=bars.update, cache_dir=cache_dir)
         written = write_all(transcript, output_dir, fmts, drop_uncertain)
     except PodscribeError as exc:
         bars.close()
