@@ -39,6 +39,8 @@ def _build_options(model, device, language, speakers, num_speakers, min_speakers
     from pipeline.run import RunOptions
     from pipeline.transcribe import TranscribeOptions
 
+    if no_diarize and (num_speakers or min_speakers or max_speakers):
+        raise click.UsageError("--num-speakers/--min-speakers/--max-speakers need diarization: drop --no-diarize")
     try:
         return RunOptions(
             chunk=ChunkOptions(max_chunk_s=max_chunk),
