@@ -15,8 +15,10 @@ log = logging.getLogger(__name__)
 Progress = Optional[Callable[[int, int], None]]
 OnChunk = Optional[Callable[[Chunk, list[Segment]], None]]
 
-AUTO_BATCH_CUDA = 16  # first windows decoded together on a GPU
-AUTO_BATCH_CPU = 1  # on CPU, measured: see benchmarks/batch.py
+# First windows decoded together when batch_size is "auto". On the 2-core CPU machine batches of 3-5 halve
+# the stage's time with beam search (benchmarks/batch.py); on a GPU larger batches fill the device.
+AUTO_BATCH_CUDA = 16
+AUTO_BATCH_CPU = 5
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class TranscribeOptions:
     hallucination_silence_s: float = 2.0
     beam_size: Optional[int] = 5  # at temperature 0; None is greedy (the whisper CLI's default is 5)
     best_of: Optional[int] = 5  # samples per fallback temperature
-    batch_size: int | str = "auto"  # chunks decoded together; "auto": see batch_size_for
+    batch_size: int | str = "auto"  # chunks whose first window is decoded together; "auto": by device
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
