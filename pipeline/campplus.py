@@ -206,6 +206,16 @@ class _CAMPPlusNet(nn.Module):
     def forward(self, feats):
         return self.xvector(self.head(feats.permute(0, 2, 1)))
 
+    def frame_features(self, feats: torch.Tensor) -> torch.Tensor:
+        """(batch, frames, mel bins) fbank -> (batch, channels, ceil(frames / 2)) trunk output:
+        everything before statistics pooling, one vector per 20 ms."""
+        trunk = self.xvector[:-2]
+        return trunk(self.head(feats.permute(0, 2, 1)))
+
+    def embed_stats(self, stats: torch.Tensor) -> torch.Tensor:
+        """(n, 2 * channels) [mean, std] pooled trunk output -> (n, embedding_size)."""
+        return self.xvector.dense(stats)
+
 
 # --- pyannote wrapper --------------------------------------------------------------
 

@@ -55,14 +55,30 @@ class DiarizeOptions:
     device: str = "auto"
     segmentation_batch_size: int = 32
     embedding_batch_size: int = 32
+    # the window step as a share of segmentation-3.0's 10 s window (pyannote's default: 0.1)
+    segmentation_step: float = 0.1
+    # fast path: CAM++ frame features once per file, pooled per (window, speaker);
+    # False runs pyannote's own per-window embedding (the "stock" path)
+    fast: bool = True
+    # fast path: CAM++ runs on blocks of this many seconds with this much context each side
+    block_s: float = 30.0
+    margin_s: float = 2.0
+    # at most this many embeddings go into agglomerative clustering (O(n^2) memory), picked
+    # evenly; the rest are assigned to the nearest centroid
+    max_embeddings: int = 4000
 
     def __post_init__(self) -> None:
         for name in ("num_speakers", "min_speakers", "max_speakers"):
             value = getattr(self, name)
             if value is not None:
                 _check_int(name, value, 1)
-        for name in ("min_cluster_size", "segmentation_batch_size", "embedding_batch_size"):
+        for name in ("min_cluster_size", "segmentation_batch_size", "embedding_batch_size", "max_embeddings"):
             _check_int(name, getattr(self, name), 1)
+        if not isinstance(self.fast, bool):
+            raise PodscribeError(f"fast must be True or False, not {self.fast!r}")
+        _check_float("segmentation_step", self.segmentation_step, 0.0, 1.0, low_open=True)
+        _check_float("block_s", self.block_s, 1.0, 3600.0)
+        _check_float("margin_s", self.margin_s, 0.0, 60.0)
         self._check_speaker_bounds()
         _check_float("threshold", self.threshold, 0.0, 2.0, low_open=True)
         _check_float("min_duration_off", self.min_duration_off, 0.0, math.inf)
@@ -137,12 +153,18 @@ def _build_pipeline(options: DiarizeOptions, device: str):
             pass
 
     segmentation, embedding = _models(device)
-    pipeline = SpeakerDiarization(
-        segmentation=segmentation, embedding=embedding, plda=_NoPLDA(),
-        clustering="AgglomerativeClustering",
-        segmentation_batch_size=options.segmentation_batch_size,
-        embedding_batch_size=options.embedding_batch_size,
-    )
+    kwargs = dict(segmentation=segmentation, embedding=embedding, plda=_NoPLDA(),
+                  clustering="AgglomerativeClustering", segmentation_step=options.segmentation_step,
+                  segmentation_batch_size=options.segmentation_batch_size,
+                  embedding_batch_size=options.embedding_batch_size)
+    if options.fast:
+        from pipeline.fastembed import FastSettings, FastSpeakerDiarization
+
+        settings = FastSettings(block_s=options.block_s, margin_s=options.margin_s,
+                                max_embeddings=options.max_embeddings)
+        pipeline = FastSpeakerDiarization(settings=settings, **kwargs)
+    else:
+        pipeline = SpeakerDiarization(**kwargs)
     pipeline.instantiate({
         "segmentation": {"min_duration_off": options.min_duration_off},
         "clustering": {"method": options.method, "threshold": options.threshold,
