@@ -43,7 +43,7 @@ _DENSE_BATCH = 256
 class FastSettings:
     """How the frame features are computed and how many embeddings clustering sees."""
 
-    block_s: float = 30.0
+    block_s: float = 10.0
     margin_s: float = 2.0
     max_embeddings: int = 4000
 

@@ -50,6 +50,49 @@ def test_exclusive_turns_do_not_overlap(sample_result):
     assert {t.speaker for t in ex} == set(sample_result.speakers)
 
 
+@pytest.fixture(scope="module")
+def stock_result():
+    """pyannote's own per-window embedding path (batch sizes change speed, not results)."""
+    return diarize(load_wav(SAMPLE_DIR / "sample.wav"), DiarizeOptions(device="cpu", fast=False))
+
+
+def test_default_is_the_fast_path():
+    assert DiarizeOptions().fast is True
+
+
+def test_fast_path_finds_the_stock_speakers_within_one_der_point(sample_result, stock_result):
+    assert len(sample_result.speakers) == len(stock_result.speakers) == 2
+    rttm = SAMPLE_DIR / "sample.rttm"
+    for collar in (0.0, 0.25):
+        assert der(sample_result.turns, rttm, collar) <= der(stock_result.turns, rttm, collar) + 0.01
+
+
+def test_campplus_trunk_plus_pooling_equals_the_whole_network():
+    import torch
+
+    from pipeline.campplus import _fbank
+    from pipeline.diarize import _models
+    from pipeline.pooling import masked_stats
+
+    model = _models("cpu")[1]
+    waveform = torch.from_numpy(load_wav(SAMPLE_DIR / "sample.wav").samples[16000:64000].copy())
+    with torch.inference_mode():
+        feats = _fbank(waveform[None, None], 16000)
+        feats = feats - feats.mean(dim=1, keepdim=True)
+        whole = model.campplus(feats)[0].numpy()
+        frames = model.campplus.frame_features(feats)[0].T.numpy()
+        stats = masked_stats(frames, np.ones((1, len(frames))))
+        pooled = model.campplus.embed_stats(torch.from_numpy(stats))[0].numpy()
+    np.testing.assert_allclose(pooled, whole, rtol=1e-3, atol=1e-3)
+
+
+def test_bounded_clustering_assigns_the_rest_to_centroids():
+    audio = load_wav(SAMPLE_DIR / "sample.wav")
+    result = diarize(audio, DiarizeOptions(device="cpu", max_embeddings=20))
+    assert len(result.speakers) == 2
+    assert der(result.turns, SAMPLE_DIR / "sample.rttm") < 0.10
+
+
 def test_num_speakers_is_honoured():
     audio = load_wav(SAMPLE_DIR / "sample.wav")
     result = diarize(audio, DiarizeOptions(device="cpu", num_speakers=3))
@@ -62,7 +105,9 @@ def test_tracks_become_sorted_turns_without_empty_ones():
 
 
 @pytest.mark.parametrize("kwargs", [dict(min_speakers=3, max_speakers=2), dict(num_speakers=1, min_speakers=2),
-                                    dict(num_speakers=0), dict(threshold=0), dict(device="tpu")])
+                                    dict(num_speakers=0), dict(threshold=0), dict(device="tpu"),
+                                    dict(fast="yes"), dict(segmentation_step=0), dict(max_embeddings=0),
+                                    dict(block_s=0.5), dict(margin_s=-1)])
 def test_invalid_options_are_refused(kwargs):
     with pytest.raises(PodscribeError):
         DiarizeOptions(**kwargs)
