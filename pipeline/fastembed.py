@@ -6,7 +6,9 @@ convolutional up to its statistics pooling, so here the trunk runs once over the
 blocks of ``block_s`` seconds with ``margin_s`` of context on each side (dropped after), and
 each window's embedding is CAM++'s own pooling (mean and std over the speaker's frames,
 ``pipeline.pooling``) followed by its final dense layer. Segmentation, clustering and
-reconstruction stay pyannote's.
+reconstruction stay pyannote's. The blocks are 10 s: CAM++'s context-aware masking averages
+over its whole input, and with 30 s blocks two speakers of the 10-minute concatenation merged
+(DER 9.1 % against 3.1 %); 10 s is the window length CAM++ sees in the stock path.
 
 Memory does not depend on the file's length beyond pyannote's own per-window arrays: blocks
 are computed as the sliding windows need them and dropped once the windows have passed, and
