@@ -32,7 +32,7 @@ def _split_names(value: Optional[str]) -> tuple[str, ...]:
 
 
 def _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
-                   uncertain_below, max_chunk, no_diarize):
+                   uncertain_below, max_chunk, no_diarize, beam_size=5, batch_size="auto"):
     from pipeline.chunk import ChunkOptions
     from pipeline.diarize import DiarizeOptions
     from pipeline.merge import MergeOptions
@@ -44,7 +44,8 @@ def _build_options(model, device, language, speakers, num_speakers, min_speakers
     try:
         return RunOptions(
             chunk=ChunkOptions(max_chunk_s=max_chunk),
-            transcribe=TranscribeOptions(model=model, device=device, language=language),
+            transcribe=TranscribeOptions(model=model, device=device, language=language,
+                                         beam_size=beam_size or None, batch_size=batch_size),
             diarize=DiarizeOptions(num_speakers=num_speakers, min_speakers=min_speakers,
                                    max_speakers=max_speakers, device=device),
             merge=MergeOptions(uncertain_below=uncertain_below, speaker_names=_split_names(speakers)),
@@ -52,6 +53,14 @@ def _build_options(model, device, language, speakers, num_speakers, min_speakers
         )
     except PodscribeError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def _batch_size(value: str) -> int | str:
+    if value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise click.BadParameter(f"{value!r} is not 'auto' or a positive whole number")
+    return int(value)
 
 
 @main.command()
@@ -73,6 +82,10 @@ def _build_options(model, device, language, speakers, num_speakers, min_speakers
               help="Mark words whose probability is under this as [?] (default from our measurements, see README).")
 @click.option("--drop-uncertain", is_flag=True, help="Write the [?] mark alone instead of the model's guess.")
 @click.option("--max-chunk", type=float, default=30.0, show_default=True, help="Longest chunk sent to Whisper, in seconds.")
+@click.option("--beam-size", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Beams at temperature 0 (0: greedy, faster and a little less accurate).")
+@click.option("--batch-size", default="auto", show_default=True, callback=lambda ctx, param, value: _batch_size(value),
+              help="Chunks decoded together: auto (5 on CPU, 16 on a GPU) or a number; the words are the same.")
 @click.option("--no-diarize", is_flag=True, help="Skip speaker diarization: one speaker throughout.")
 @click.option("--no-cache", is_flag=True,
               help="Do not save or reuse finished chunks and diarization in OUTPUT_DIR/.podscribe-cache "
@@ -82,7 +95,8 @@ def _build_options(model, device, language, speakers, num_speakers, min_speakers
 @click.option("-v", "--verbose", count=True, help="Log what each stage does.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 def transcribe(files, output_dir, model, device, formats, language, speakers, num_speakers, min_speakers,
-               max_speakers, uncertain_below, drop_uncertain, max_chunk, no_diarize, no_cache, quiet, verbose, debug):
+               max_speakers, uncertain_below, drop_uncertain, max_chunk, beam_size, batch_size, no_diarize, no_cache,
+               quiet, verbose, debug):
     """Transcribe episodes (any audio or video file ffmpeg reads) into OUTPUT_DIR."""
     from pipeline.cache import CACHE_DIRNAME
     from pipeline.merge import MergeOptions
@@ -95,7 +109,7 @@ def transcribe(files, output_dir, model, device, formats, language, speakers, nu
         raise click.UsageError(str(exc)) from None
     threshold = MergeOptions.uncertain_below if uncertain_below is None else uncertain_below
     options = _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
-                             threshold, max_chunk, no_diarize)
+                             threshold, max_chunk, no_diarize, beam_size, batch_size)
     cache_dir = None if no_cache else output_dir / CACHE_DIRNAME
     failed = 0
     with _sigterm_as_interrupt():

@@ -106,7 +106,8 @@ class Transcriber:
     def _cache(self, cache_dir: str | Path, sha256: str) -> EpisodeCache:
         opts = self.options
         whisper_key = {"sha256": sha256, "model": _model_identity(opts.transcribe.model), "device": self.device,
-                       "transcribe": asdict(opts.transcribe) | {"device": None}, "chunk": asdict(opts.chunk)}
+                       "transcribe": asdict(opts.transcribe) | {"device": None, "batch_size": None},  # same words
+                       "chunk": asdict(opts.chunk)}
         diarize_key = {"sha256": sha256, "device": resolve_device(opts.diarize.device), "enabled": opts.diarization,
                        "diarize": asdict(opts.diarize) | {"device": None}}
         return EpisodeCache(cache_dir, sha256, whisper_key, diarize_key)

@@ -101,9 +101,10 @@ def copy_run(source: Path, target: Path) -> Path:
     return target
 
 
-def test_a_new_format_or_threshold_runs_no_model(tmp_path, uninterrupted, no_models):
+def test_a_new_format_threshold_or_batch_size_runs_no_model(tmp_path, uninterrupted, no_models):
     out = copy_run(uninterrupted, tmp_path / "out")
-    result = CliRunner().invoke(main, [*ARGS, "-o", str(out), "-f", "json,srt", "--uncertain-below", "0.9"])
+    result = CliRunner().invoke(main, [*ARGS, "-o", str(out), "-f", "json,srt", "--uncertain-below", "0.9",
+                                       "--batch-size", "2"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.glob("interview.*")) == ["interview.json", "interview.srt"]
     before = [w["uncertain"] for w in words(uninterrupted)]
