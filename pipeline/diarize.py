@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -134,7 +135,11 @@ def diarize(audio: Audio, options: DiarizeOptions, progress: Progress = None) ->
     pipeline = _build_pipeline(options, device)
     file = {"waveform": torch.from_numpy(audio.samples).float().reshape(1, -1),
             "sample_rate": audio.sample_rate, "uri": Path(audio.path).stem or "audio"}
-    with torch.inference_mode():
+    with torch.inference_mode(), warnings.catch_warnings():
+        # On a clip too short for any embedding pyannote averages an empty array for the unused
+        # centroid (numpy warns "Mean of empty slice"); the diarization itself is one speaker.
+        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+        warnings.filterwarnings("ignore", "invalid value encountered in divide", RuntimeWarning)
         output = pipeline(file, num_speakers=options.num_speakers, min_speakers=options.min_speakers,
                           max_speakers=options.max_speakers, hook=_hook(progress))
     result = Diarization(turns=_to_turns(_tracks(output.speaker_diarization)),
