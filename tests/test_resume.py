@@ -32,9 +32,16 @@ def saved_chunks(out: Path) -> list[Path]:
     return sorted((out / CACHE_DIRNAME).glob("*/whisper-*/chunk-*.json"))
 
 
+def default_sigint() -> None:
+    """Ctrl-C as at a terminal: a test runner started in the background (``cmd &`` without job control)
+    hands its children SIGINT ignored, and Python then leaves it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_and_stop(out: Path, sig: int, after_chunks: int, *extra: str) -> subprocess.CompletedProcess:
     """Start a run, send ``sig`` once ``after_chunks`` chunks are saved, and wait for it to end."""
-    proc = subprocess.Popen(command(out, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command(out, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
     deadline = time.monotonic() + WAIT_S
     while len(saved_chunks(out)) < after_chunks and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
