@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO))
 
 from pipeline.evaluate import read_hypothesis, read_reference, score  # noqa: E402
 from pipeline.merge import MergeOptions, merge  # noqa: E402
-from pipeline.models import ensure  # noqa: E402
+from pipeline.store.registry import ensure  # noqa: E402
 from pipeline.types import Segment, Transcript, Word  # noqa: E402
 from pipeline.writers import write_all  # noqa: E402
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(REPO))
 from pipeline.chunk import envelope_db, plan_chunks  # noqa: E402
 from pipeline.decode import decode  # noqa: E402
 from pipeline.device import resolve_device  # noqa: E402
-from pipeline.models import load_whisper  # noqa: E402
+from pipeline.store.registry import load_whisper  # noqa: E402
 from pipeline.transcribe import TranscribeOptions, transcribe  # noqa: E402
 
 

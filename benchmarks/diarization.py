@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from pipeline.decode import decode  # noqa: E402
-from pipeline.diarize import DiarizeOptions, diarize  # noqa: E402
+from pipeline.diarization.diarize import DiarizeOptions, diarize  # noqa: E402
 from pipeline.types import Audio, Diarization  # noqa: E402
 
 COLLARS = (0.0, 0.25)

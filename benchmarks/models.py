@@ -13,7 +13,7 @@ import time
 
 
 def _row(name: str) -> tuple:
-    from pipeline import models
+    from pipeline.store import registry as models
 
     started = time.perf_counter()
     path = models.prepare(name)
@@ -28,7 +28,7 @@ def _row(name: str) -> tuple:
 def main() -> None:
     import whisper  # noqa: F401  import cost is not conversion time
 
-    from pipeline import ct2, models  # noqa: F401
+    from pipeline.store import ct2, registry as models  # noqa: F401
 
     header = ("model", "convert s", "load s", "file MB", "params")
     rows = []

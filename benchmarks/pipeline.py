@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipeline.evaluate import read_hypothesis, read_reference, score  # noqa: E402
-from pipeline.models import ensure  # noqa: E402
+from pipeline.store.registry import ensure  # noqa: E402
 
 
 def timed(cmd: list[str]) -> float:

@@ -34,7 +34,7 @@ def _split_names(value: Optional[str]) -> tuple[str, ...]:
 def _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
                    uncertain_below, max_chunk, no_diarize, beam_size=5, batch_size="auto"):
     from pipeline.chunk import ChunkOptions
-    from pipeline.diarize import DiarizeOptions
+    from pipeline.diarization.diarize import DiarizeOptions
     from pipeline.merge import MergeOptions
     from pipeline.run import RunOptions
     from pipeline.transcribe import TranscribeOptions
@@ -230,7 +230,7 @@ def models() -> None:
 @models.command("list")
 def models_list() -> None:
     """Show each model: ready, preparable from an installed package, or missing."""
-    from pipeline.models import status
+    from pipeline.store.registry import status
 
     rows = status()
     width = max(len(r.name) for r in rows)
@@ -243,7 +243,7 @@ def models_list() -> None:
 @click.argument("names", nargs=-1)
 def models_prepare(names) -> None:
     """Convert or copy NAMES (default: every preparable model) into models/, checking checksums."""
-    from pipeline.models import prepare, status
+    from pipeline.store.registry import prepare, status
 
     targets = names or tuple(r.name for r in status() if r.state != "missing")
     failed = 0

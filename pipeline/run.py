@@ -10,7 +10,7 @@ from typing import Callable, Optional
 from pipeline.cache import EpisodeCache
 from pipeline.chunk import ChunkOptions, envelope_db, plan_chunks, threshold_for
 from pipeline.decode import decode
-from pipeline.diarize import DiarizeOptions, diarize
+from pipeline.diarization.diarize import DiarizeOptions, diarize
 from pipeline.merge import MergeOptions, merge, relabel_turns
 from pipeline.seam import join, snap_to_sound
 from pipeline.device import resolve_device
@@ -42,7 +42,7 @@ class Transcriber:
     @property
     def model(self):
         if self._model is None:
-            from pipeline.models import load_whisper
+            from pipeline.store.registry import load_whisper
 
             self._model = load_whisper(self.options.transcribe.model, self.device)
         return self._model

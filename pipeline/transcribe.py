@@ -60,7 +60,7 @@ def transcribe(audio: Audio, chunks: Sequence[Chunk], options: TranscribeOptions
     decoded again. ``on_chunk(chunk, segments)`` is called as each new chunk finishes, so a caller
     can save it before the next one starts. ``language`` is a language detected in an earlier run.
     """
-    from pipeline.models import load_whisper
+    from pipeline.store.registry import load_whisper
 
     done = done or {}
     device = resolve_device(options.device)

@@ -43,12 +43,19 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Word:
+    """A recognised word; or, with ``gap`` set, a stretch of speech no word could be decoded from.
+
+    A gap has no text and is always ``uncertain``: writers show it as the ``[?]`` mark alone, in its
+    place in its speaker's turn, so the reader knows to listen there.
+    """
+
     text: str
     start_s: float
     end_s: float
     probability: float
     speaker: Optional[str] = None
     uncertain: bool = False
+    gap: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,11 @@ class Turn:
 
 @dataclass(frozen=True)
 class Transcript:
-    """Everything a writer needs, and what the JSON format round-trips."""
+    """Everything a writer needs, and what the JSON format round-trips.
+
+    ``source`` is the audio file as it was given; ``metadata`` what is known of the episode besides its
+    audio (a feed's show, title, date, guid, description).
+    """
 
     episode: str
     sha256: str
@@ -121,10 +132,23 @@ class Transcript:
     models: dict = field(default_factory=dict)
     options: dict = field(default_factory=dict)
     timings_s: dict = field(default_factory=dict)
+    source: str = ""
+    metadata: dict = field(default_factory=dict)
 
     @property
     def words(self) -> tuple[Word, ...]:
-        return tuple(w for t in self.turns for w in t.words)
+        """The recognised words (gaps left out)."""
+        return tuple(w for t in self.turns for w in t.words if not w.gap)
+
+    @property
+    def gaps(self) -> tuple[Word, ...]:
+        """Stretches of speech left without words, in time order."""
+        return tuple(w for t in self.turns for w in t.words if w.gap)
+
+    @property
+    def lost_speech_s(self) -> float:
+        """Seconds of speech with no words: the sum of the gaps."""
+        return round(sum(g.end_s - g.start_s for g in self.gaps), 3)
 
     @property
     def speakers(self) -> tuple[str, ...]:

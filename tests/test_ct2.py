@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import ct2, models
+from pipeline.store import ct2, registry as models
 from pipeline.errors import PodscribeError
 
 DTYPE_IDS = {torch.float32: 0, torch.int8: 1, torch.int16: 2, torch.int32: 3, torch.float16: 4, torch.bfloat16: 5}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipeline.decode import file_sha256
-from pipeline.diarize import DiarizeOptions, _to_turns, diarize
+from pipeline.diarization.diarize import DiarizeOptions, _to_turns, diarize
 from pipeline.errors import PodscribeError
 from pipeline.types import Audio
 
@@ -70,9 +70,9 @@ def test_fast_path_finds_the_stock_speakers_within_one_der_point(sample_result, 
 def test_campplus_trunk_plus_pooling_equals_the_whole_network():
     import torch
 
-    from pipeline.campplus import _fbank
-    from pipeline.diarize import _models
-    from pipeline.pooling import masked_stats
+    from pipeline.diarization.campplus import _fbank
+    from pipeline.diarization.diarize import _models
+    from pipeline.diarization.pooling import masked_stats
 
     model = _models("cpu")[1]
     waveform = torch.from_numpy(load_wav(SAMPLE_DIR / "sample.wav").samples[16000:64000].copy())

@@ -15,7 +15,7 @@ import wave
 import numpy as np
 import pytest
 
-from pipeline import models
+from pipeline.store import registry as models
 from tests import assets
 
 SR = 16_000

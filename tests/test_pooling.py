@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pipeline.pooling import (SINGLE_FRAME_STD, evenly_spaced, masked_stats, resample_indices,
+from pipeline.diarization.pooling import (SINGLE_FRAME_STD, evenly_spaced, masked_stats, resample_indices,
                               window_frames, window_stats)
 
 

@@ -91,14 +91,14 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
 @pytest.fixture()
 def no_models(monkeypatch):
     """Any attempt to load Whisper or the diarization models fails the test."""
-    import pipeline.diarize
-    import pipeline.models
+    import pipeline.diarization.diarize
+    import pipeline.store.registry
 
     def probe(*args, **kwargs):
         raise AssertionError("a model was loaded")
 
-    monkeypatch.setattr(pipeline.models, "load_whisper", probe)
-    monkeypatch.setattr(pipeline.diarize, "_models", probe)
+    monkeypatch.setattr(pipeline.store.registry, "load_whisper", probe)
+    monkeypatch.setattr(pipeline.diarization.diarize, "_models", probe)
 
 
 def copy_run(source: Path, target: Path) -> Path:

@@ -43,7 +43,7 @@ def episode():
     and tiny.en."""
     from pipeline.chunk import envelope_db, plan_chunks
     from pipeline.decode import decode
-    from pipeline.models import load_whisper
+    from pipeline.store.registry import load_whisper
 
     audio = decode(SAMPLE)
     chunks = plan_chunks(envelope_db(audio.samples, audio.sample_rate))

@@ -72,7 +72,7 @@ def test_json_round_trips():
     t = small_transcript()
     data = json.loads(render(json_format.write, t))
     assert data["turns"][1]["words"][2] == {"text": "erm", "start_s": 2.6, "end_s": 2.8, "probability": 0.2,
-                                            "speaker": "JEFF", "uncertain": True}
+                                            "speaker": "JEFF", "uncertain": True, "gap": False}
     back = json_format.read(io.StringIO(render(json_format.write, t)))
     assert back.turns == t.turns and back.speaker_turns == t.speaker_turns and back.sha256 == t.sha256
 

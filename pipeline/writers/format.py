@@ -11,12 +11,15 @@ FORUM_MARK = "[i][?][/i]"
 
 
 def render_words(words: Sequence[Word], mark: str = PLAIN_MARK, drop_uncertain: bool = False) -> str:
-    """Words joined by spaces; each uncertain span is followed by ``mark`` (or replaced by it)."""
+    """Words joined by spaces; each uncertain span is followed by ``mark`` (or replaced by it).
+
+    A gap (speech with no words) is uncertain and has no text: it shows as the mark alone.
+    """
     parts = []
     for uncertain, span in uncertain_spans(words):
-        text = " ".join(w.text for w in span)
+        text = " ".join(w.text for w in span if not w.gap)
         if uncertain:
-            parts.append(mark if drop_uncertain else f"{text} {mark}")
+            parts.append(f"{text} {mark}" if text and not drop_uncertain else mark)
         else:
             parts.append(text)
     return " ".join(parts)

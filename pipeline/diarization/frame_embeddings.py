@@ -5,7 +5,7 @@ so with its 1 s step each second of speech goes through CAM++ about ten times. C
 convolutional up to its statistics pooling, so here the trunk runs once over the file, in
 blocks of ``block_s`` seconds with ``margin_s`` of context on each side (dropped after), and
 each window's embedding is CAM++'s own pooling (mean and std over the speaker's frames,
-``pipeline.pooling``) followed by its final dense layer. Segmentation, clustering and
+``pipeline.diarization.pooling``) followed by its final dense layer. Segmentation, clustering and
 reconstruction stay pyannote's. The blocks are 10 s: CAM++'s context-aware masking averages
 over its whole input, and with 30 s blocks two speakers of the 10-minute concatenation merged
 (DER 9.1 % against 3.1 %); 10 s is the window length CAM++ sees in the stock path.
@@ -29,8 +29,8 @@ from pyannote.audio.pipelines import SpeakerDiarization
 from pyannote.audio.pipelines.clustering import AgglomerativeClustering
 from pyannote.core import SlidingWindowFeature
 
-from pipeline.campplus import NUM_MEL_BINS, CAMPPlus
-from pipeline.pooling import evenly_spaced, window_frames, window_stats
+from pipeline.diarization.campplus import NUM_MEL_BINS, CAMPPlus
+from pipeline.diarization.pooling import evenly_spaced, window_frames, window_stats
 
 log = logging.getLogger(__name__)
 

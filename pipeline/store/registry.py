@@ -33,7 +33,7 @@ from pipeline.errors import PodscribeError
 log = logging.getLogger(__name__)
 
 ENV_STORE = "PODSCRIBE_MODELS_DIR"
-REPO_STORE = Path(__file__).resolve().parent.parent / "models"
+REPO_STORE = Path(__file__).resolve().parents[2] / "models"
 MANIFEST = "manifest.toml"
 DOWNLOAD_HOST = ("openaipublic.azureedge.net", 443)
 NETWORK_TIMEOUT_S = 3.0
@@ -204,7 +204,7 @@ def _build(spec: ModelSpec, fh) -> None:
     if spec.kind == "whisper":
         import torch
 
-        from pipeline.ct2 import convert_whisper
+        from pipeline.store.ct2 import convert_whisper
 
         config = _locate(spec.config) if spec.config else None
         # Saving to a file object keeps the archive's inner folder name fixed
@@ -345,7 +345,7 @@ def load_whisper(model: str, device: str):
     """A loaded whisper model; store checkpoints get the alignment heads they carry."""
     import whisper
 
-    from pipeline.ct2 import alignment_heads_dump
+    from pipeline.store.ct2 import alignment_heads_dump
 
     target, is_file = _resolve(model)
     loaded = whisper.load_model(target, device=device, download_root=str(models_dir()))
