@@ -44,8 +44,9 @@ def _build_options(model, device, language, speakers, num_speakers, min_speakers
     try:
         return RunOptions(
             chunk=ChunkOptions(max_chunk_s=max_chunk),
-            transcribe=TranscribeOptions(model=model, device=device, language=language,
-                                         beam_size=beam_size or None, batch_size=batch_size),
+            transcribe=TranscribeOptions(model=model, engine=engine, compute_type=compute_type, device=device,
+                                         language=language, beam_size=beam_size or None, batch_size=batch_size,
+                                         vocabulary=tuple(vocabulary)),
             diarize=DiarizeOptions(num_speakers=num_speakers, min_speakers=min_speakers,
                                    max_speakers=max_speakers, device=device),
             merge=MergeOptions(uncertain_below=uncertain_below, speaker_names=_split_names(speakers)),
@@ -69,12 +70,22 @@ def _batch_size(value: str) -> int | str:
               help="Folder for the transcripts, written as <episode>.<format>.")
 @click.option("-m", "--model", default="base", show_default=True,
               help="Whisper model: a store name (tiny.en, base), a checkpoint path, or an official name (large-v3, turbo, ...).")
+@click.option("--engine", type=click.Choice(["whisper", "ctranslate2"]), default="whisper", show_default=True,
+              help="Speech recognizer: openai-whisper, or CTranslate2 (faster on a CPU; see README).")
+@click.option("--compute-type", type=click.Choice(["auto", "int8", "int8_float32", "int8_float16", "float16", "float32"]),
+              default="auto", show_default=True,
+              help="CTranslate2 engine precision; auto is int8 on a CPU, float16 on a GPU.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where the models run; auto takes the GPU when torch sees one.")
 @click.option("-f", "--format", "formats", default="all", show_default=True,
               help="Comma-separated: forum, txt, md, srt, vtt, json, rttm; or all.")
 @click.option("--language", default=None, help="Spoken language (en, de, ...); detected once per episode if omitted.")
 @click.option("--speakers", default=None, help='Names in order of first appearance, e.g. "BRIAN,JEFF,CHRIS".')
+@click.option("--vocabulary", default=None,
+              help='Names and terms to spell right, comma separated, e.g. "Linode, UML, Jeff Dike".')
+@click.option("--vocabulary-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A file of names and terms (comma or line separated); EPISODE.vocab.txt beside an episode is "
+                   "read by itself.")
 @click.option("--num-speakers", type=click.IntRange(min=1), default=None, help="Exact number of speakers, when known.")
 @click.option("--min-speakers", type=click.IntRange(min=1), default=None, help="Lower bound on the number of speakers.")
 @click.option("--max-speakers", type=click.IntRange(min=1), default=None, help="Upper bound on the number of speakers.")
@@ -94,9 +105,9 @@ def _batch_size(value: str) -> int | str:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.option("-v", "--verbose", count=True, help="Log what each stage does.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
-def transcribe(files, output_dir, model, device, formats, language, speakers, num_speakers, min_speakers,
-               max_speakers, uncertain_below, drop_uncertain, max_chunk, beam_size, batch_size, no_diarize, no_cache,
-               quiet, verbose, debug):
+def transcribe(files, output_dir, model, engine, compute_type, device, formats, language, speakers, vocabulary,
+               vocabulary_file, num_speakers, min_speakers, max_speakers, uncertain_below, drop_uncertain, max_chunk,
+               beam_size, batch_size, no_diarize, no_cache, quiet, verbose, debug):
     """Transcribe episodes (any audio or video file ffmpeg reads) into OUTPUT_DIR."""
     from pipeline.cache import CACHE_DIRNAME
     from pipeline.merge import MergeOptions
@@ -108,14 +119,24 @@ def transcribe(files, output_dir, model, device, formats, language, speakers, nu
     except PodscribeError as exc:
         raise click.UsageError(str(exc)) from None
     threshold = MergeOptions.uncertain_below if uncertain_below is None else uncertain_below
+    from pipeline.vocabulary import read_vocabulary, split_terms
+
+    try:
+        terms = split_terms(vocabulary or "") + (read_vocabulary(vocabulary_file) if vocabulary_file else ())
+    except PodscribeError as exc:
+        raise click.UsageError(str(exc)) from None
     options = _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
-                             threshold, max_chunk, no_diarize, beam_size, batch_size)
+                             threshold, max_chunk, no_diarize, beam_size, batch_size, engine, compute_type, terms)
     cache_dir = None if no_cache else output_dir / CACHE_DIRNAME
     failed = 0
+    from pipeline.run import Transcriber
+
+    transcriber = Transcriber(options)
     with _sigterm_as_interrupt():
         for n, path in enumerate(files):
             try:
-                failed += not _transcribe_one(path, options, output_dir, cache_dir, fmts, drop_uncertain, quiet, debug)
+                failed += not _transcribe_one(transcriber, path, output_dir, cache_dir, fmts, drop_uncertain, quiet,
+                                              debug)
             except KeyboardInterrupt:
                 _interrupted(path, files[n:], cache_dir)
     if failed:
@@ -148,26 +169,14 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-_TRANSCRIBERS: dict = {}
-
-
-def _transcriber(options):
-    from pipeline.run import Transcriber
-
-    if options not in _TRANSCRIBERS:
-        _TRANSCRIBERS.clear()
-        _TRANSCRIBERS[options] = Transcriber(options)
-    return _TRANSCRIBERS[options]
-
-
-def _transcribe_one(path: Path, options, output_dir: Path, cache_dir: Optional[Path], fmts, drop_uncertain: bool,
-                    quiet: bool, debug: bool) -> bool:
+def _transcribe_one(transcriber, path: Path, output_dir: Path, cache_dir: Optional[Path], fmts,
+                    drop_uncertain: bool, quiet: bool, debug: bool) -> bool:
     from pipeline.writers import write_all
 
     start = time.perf_counter()
     bars = _Bars(path.name, disabled=quiet)
     try:
-        transcript = _transcriber(options).run(path, progress=bars.update, cache_dir=cache_dir)
+        transcript = transcriber.run(path, progress=bars.update, cache_dir=cache_dir)
         written = write_all(transcript, output_dir, fmts, drop_uncertain)
     except PodscribeError as exc:
         bars.close()

@@ -85,10 +85,12 @@ class SpeakerTurn:
 
 @dataclass(frozen=True)
 class Diarization:
-    """Full (possibly overlapping) turns for RTTM and exclusive turns for word assignment."""
+    """Full (possibly overlapping) turns for RTTM, exclusive turns for word assignment, and each speaker's
+    centroid embedding (label, vector) where the diarizer gives one."""
 
     turns: tuple[SpeakerTurn, ...]
     exclusive: tuple[SpeakerTurn, ...]
+    centroids: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
     @property
     def speakers(self) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.decode import file_sha256
+from pipeline.files import file_sha256
 from pipeline.diarization.diarize import DiarizeOptions, _to_turns, diarize
 from pipeline.errors import PodscribeError
 from pipeline.types import Audio

@@ -121,7 +121,7 @@ def test_a_new_format_threshold_or_batch_size_runs_no_model(tmp_path, uninterrup
 
 
 def test_a_full_disk_is_reported_and_the_cache_stays_usable(tmp_path, uninterrupted, no_models, monkeypatch):
-    import pipeline.atomic
+    import pipeline.files
 
     out = copy_run(uninterrupted, tmp_path / "out")
     cache_before = {p: p.read_bytes() for p in (out / CACHE_DIRNAME).rglob("*") if p.is_file()}
@@ -130,7 +130,7 @@ def test_a_full_disk_is_reported_and_the_cache_stays_usable(tmp_path, uninterrup
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     with monkeypatch.context() as patch:
-        patch.setattr(pipeline.atomic.os, "fsync", full)
+        patch.setattr(pipeline.files.os, "fsync", full)
         result = CliRunner().invoke(main, [*ARGS, "-o", str(out), "-f", "forum"])
     assert result.exit_code == 1
     assert "interview.forum.txt: write failed (disk full)" in result.output
