@@ -32,7 +32,8 @@ def _split_names(value: Optional[str]) -> tuple[str, ...]:
 
 
 def _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
-                   uncertain_below, max_chunk, no_diarize, beam_size=5, batch_size="auto"):
+                   uncertain_below, max_chunk, no_diarize, beam_size=5, batch_size="auto", engine="whisper",
+                   compute_type="auto", vocabulary=(), voices=()):
     from pipeline.chunk import ChunkOptions
     from pipeline.diarization.diarize import DiarizeOptions
     from pipeline.merge import MergeOptions
@@ -51,6 +52,7 @@ def _build_options(model, device, language, speakers, num_speakers, min_speakers
                                    max_speakers=max_speakers, device=device),
             merge=MergeOptions(uncertain_below=uncertain_below, speaker_names=_split_names(speakers)),
             diarization=not no_diarize,
+            voices=tuple(voices),
         )
     except PodscribeError as exc:
         raise click.UsageError(str(exc)) from None
@@ -98,6 +100,10 @@ def _batch_size(value: str) -> int | str:
 @click.option("--batch-size", default="auto", show_default=True, callback=lambda ctx, param, value: _batch_size(value),
               help="Chunks decoded together: auto (5 on CPU, 16 on a GPU) or a number; the words are the same.")
 @click.option("--no-diarize", is_flag=True, help="Skip speaker diarization: one speaker throughout.")
+@click.option("--voices", "voices_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of enrolled voices that name the speakers they recognise (default: ./voices if it has "
+                   "any; see `podscribe voices`). --speakers overrides them.")
+@click.option("--no-voices", is_flag=True, help="Do not name speakers by enrolled voices.")
 @click.option("--no-cache", is_flag=True,
               help="Do not save or reuse finished chunks and diarization in OUTPUT_DIR/.podscribe-cache "
                    "(the cache lets an interrupted run resume, and a re-run with new formats or --uncertain-below "
@@ -107,7 +113,7 @@ def _batch_size(value: str) -> int | str:
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 def transcribe(files, output_dir, model, engine, compute_type, device, formats, language, speakers, vocabulary,
                vocabulary_file, num_speakers, min_speakers, max_speakers, uncertain_below, drop_uncertain, max_chunk,
-               beam_size, batch_size, no_diarize, no_cache, quiet, verbose, debug):
+               beam_size, batch_size, no_diarize, voices_dir, no_voices, no_cache, quiet, verbose, debug):
     """Transcribe episodes (any audio or video file ffmpeg reads) into OUTPUT_DIR."""
     from pipeline.cache import CACHE_DIRNAME
     from pipeline.merge import MergeOptions
@@ -125,8 +131,10 @@ def transcribe(files, output_dir, model, engine, compute_type, device, formats, 
         terms = split_terms(vocabulary or "") + (read_vocabulary(vocabulary_file) if vocabulary_file else ())
     except PodscribeError as exc:
         raise click.UsageError(str(exc)) from None
+    voices = _enrolled_voices(voices_dir, no_voices)
     options = _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
-                             threshold, max_chunk, no_diarize, beam_size, batch_size, engine, compute_type, terms)
+                             threshold, max_chunk, no_diarize, beam_size, batch_size, engine, compute_type, terms,
+                             voices)
     cache_dir = None if no_cache else output_dir / CACHE_DIRNAME
     failed = 0
     from pipeline.run import Transcriber
@@ -141,6 +149,23 @@ def transcribe(files, output_dir, model, engine, compute_type, device, formats, 
                 _interrupted(path, files[n:], cache_dir)
     if failed:
         click.echo(f"{failed} of {len(files)} file(s) failed", err=True)
+        sys.exit(1)
+
+
+def _enrolled_voices(folder: Optional[Path], disabled: bool) -> tuple:
+    """The voices in ``folder`` (default ./voices, when it exists); a bad voices file stops the run."""
+    if disabled:
+        if folder is not None:
+            raise click.UsageError("--voices and --no-voices exclude each other")
+        return ()
+    if folder is not None and not folder.is_dir():
+        raise click.UsageError(f"--voices {folder}: no such folder")
+    from pipeline.voices.store import DEFAULT_DIR, embedding_identity, load_voices
+
+    try:
+        return load_voices(folder or Path(DEFAULT_DIR), embedding_identity())
+    except PodscribeError as exc:
+        click.echo(f"error: {exc}", err=True)
         sys.exit(1)
 
 
@@ -269,3 +294,7 @@ def models_prepare(names) -> None:
 from pipeline.evaluate.cli import evaluate  # noqa: E402  (attached last: a thin command of its own module)
 
 main.add_command(evaluate)
+
+from pipeline.voices.cli import voices  # noqa: E402  (attached last: a thin command group of its own module)
+
+main.add_command(voices)

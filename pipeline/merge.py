@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from pipeline.errors import PodscribeError
 from pipeline.types import Segment, SpeakerTurn, Turn, Word
@@ -26,13 +26,14 @@ class MergeOptions:
             raise PodscribeError("speaker names must be non-empty and distinct")
 
 
-def merge(segments: Sequence[Segment], exclusive: Sequence[SpeakerTurn],
-          options: MergeOptions = MergeOptions()) -> tuple[tuple[Turn, ...], dict[str, str]]:
-    """Turns of named speakers (each word with its speaker and [?] flag), and raw label -> name."""
+def merge(segments: Sequence[Segment], exclusive: Sequence[SpeakerTurn], options: MergeOptions = MergeOptions(),
+          known: Optional[Mapping[str, str]] = None) -> tuple[tuple[Turn, ...], dict[str, str]]:
+    """Turns of named speakers (each word with its speaker and [?] flag), and raw label -> name.
+    ``known``: raw labels recognised by voice -> their names (the options' speaker names override them)."""
     words = mark_uncertain(segments, options.uncertain_below)
     words = assign_speakers(words, exclusive)
     turns = group_turns(words, options.max_pause_s)
-    labels = speaker_labels([t.speaker for t in turns], options.speaker_names)
+    labels = speaker_labels([t.speaker for t in turns], options.speaker_names, known)
     return rename_speakers(turns, labels), labels
 
 
@@ -76,13 +77,21 @@ def group_turns(words: Sequence[Word], max_pause_s: float) -> list[Turn]:
     return [Turn(speaker=ws[0].speaker or UNKNOWN_SPEAKER, words=tuple(ws)) for ws in turns]
 
 
-def speaker_labels(order: Sequence[str], names: Sequence[str] = ()) -> dict[str, str]:
-    """Raw labels in order of first appearance -> given names, then ``SPEAKER n``."""
+def speaker_labels(order: Sequence[str], names: Sequence[str] = (),
+                   known: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+    """Raw labels in order of first appearance -> given names, then ``SPEAKER n``. Without given names, a
+    raw label in ``known`` takes its known name and the others are numbered ``SPEAKER n`` among themselves."""
+    known = {} if names else dict(known or {})
     labels: dict[str, str] = {}
+    numbered = 0
     for raw in order:
-        if raw not in labels:
-            n = len(labels)
-            labels[raw] = names[n].strip() if n < len(names) else f"SPEAKER {n + 1}"
+        if raw in labels:
+            continue
+        if raw in known:
+            labels[raw] = known[raw]
+            continue
+        labels[raw] = names[numbered].strip() if numbered < len(names) else f"SPEAKER {numbered + 1}"
+        numbered += 1
     return labels
 
 
@@ -104,8 +113,11 @@ def uncertain_spans(words: Sequence[Word]) -> list[tuple[bool, list[Word]]]:
     return spans
 
 
-def relabel_turns(turns: Sequence[SpeakerTurn], labels: dict[str, str]) -> tuple[SpeakerTurn, ...]:
-    """Diarization turns under the transcript's speaker names (unheard speakers numbered after)."""
+def relabel_turns(turns: Sequence[SpeakerTurn], labels: dict[str, str],
+                  known: Optional[Mapping[str, str]] = None) -> tuple[SpeakerTurn, ...]:
+    """Diarization turns under the transcript's speaker names (unheard speakers: their ``known`` name, else
+    numbered after)."""
+    labels = {raw: name for raw, name in (known or {}).items() if name not in labels.values()} | labels
     extra = speaker_labels([t.speaker for t in turns if t.speaker not in labels])
     offset = len(labels)
     named = dict(labels)

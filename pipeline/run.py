@@ -26,6 +26,8 @@ from pipeline.seam import join, snap_to_sound
 from pipeline.transcribe import TranscribeOptions, keep_segment, language_code, transcribe
 from pipeline.types import Audio, Chunk, Diarization, Segment, Transcript
 from pipeline.vocabulary import beside, unique
+from pipeline.voices.match import MatchOptions, name_speakers, record
+from pipeline.voices.store import Voice
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ class RunOptions:
     diarize: DiarizeOptions = field(default_factory=DiarizeOptions)
     merge: MergeOptions = field(default_factory=MergeOptions)
     diarization: bool = True
+    voices: tuple[Voice, ...] = ()  # enrolled voices that name the speakers they match (pipeline.voices)
+    match: MatchOptions = field(default_factory=MatchOptions)
 
 
 def pyannote_diarizer(options: DiarizeOptions, device: str) -> Diarizer:
@@ -81,12 +85,16 @@ class Transcriber:
         kept = [[s for s in segs if keep_segment(s, self.options.transcribe)] for segs in per_chunk]
         loud = env >= threshold_for(env, self.options.chunk)
         segments = snap_to_sound(join(chunks, kept), loud, self.options.chunk.frame_s)
-        turns, labels = _timed(timings, "merge", lambda: merge(segments, diar.exclusive, self.options.merge))
+        enrolled = {v.name: v.embeddings for v in self.options.voices}
+        matches = name_speakers(diar.centroids, enrolled, self.options.match)
+        known = {} if self.options.merge.speaker_names else {raw: m.name for raw, m in matches.items() if m.name}
+        turns, labels = _timed(timings, "merge", lambda: merge(segments, diar.exclusive, self.options.merge, known))
         return Transcript(
             episode=Path(path).stem, sha256=audio.sha256, duration_s=audio.duration_s, language=language,
-            turns=turns, segments=tuple(segments), speaker_turns=relabel_turns(diar.turns, labels),
+            turns=turns, segments=tuple(segments), speaker_turns=relabel_turns(diar.turns, labels, known),
             models=self._models(), options=_options_dict(replace(self.options, transcribe=asr_options)),
             timings_s={k: round(v, 3) for k, v in timings.items()}, source=str(path),
+            voices=record(matches, labels, self.options.match) if self.options.voices else {},
         )
 
     def close(self) -> None:

@@ -121,7 +121,8 @@ class Transcript:
     """Everything a writer needs, and what the JSON format round-trips.
 
     ``source`` is the audio file as it was given; ``metadata`` what is known of the episode besides its
-    audio (a feed's show, title, date, guid, description).
+    audio (a feed's show, title, date, guid, description); ``voices`` each speaker's best enrolled voice,
+    score and margin, where voices were enrolled.
     """
 
     episode: str
@@ -136,6 +137,7 @@ class Transcript:
     timings_s: dict = field(default_factory=dict)
     source: str = ""
     metadata: dict = field(default_factory=dict)
+    voices: dict = field(default_factory=dict)  # speakers against the enrolled voices (pipeline.voices.match.record)
 
     @property
     def words(self) -> tuple[Word, ...]:

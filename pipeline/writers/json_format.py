@@ -20,6 +20,7 @@ def to_dict(transcript: Transcript) -> dict[str, Any]:
         "source": transcript.source,
         "metadata": transcript.metadata,
         "speakers": list(transcript.speakers),
+        "voices": transcript.voices,
         "lost_speech_s": transcript.lost_speech_s,
         "gaps": [{"start_s": g.start_s, "end_s": g.end_s, "speaker": g.speaker} for g in transcript.gaps],
         "models": transcript.models,
@@ -47,7 +48,7 @@ def from_dict(data: dict[str, Any]) -> Transcript:
         language=data["language"], turns=turns, segments=segments,
         speaker_turns=tuple(SpeakerTurn(**t) for t in data.get("speaker_turns", [])),
         models=data.get("models", {}), options=data.get("options", {}), timings_s=data.get("timings_s", {}),
-        source=data.get("source", ""), metadata=data.get("metadata", {}),
+        source=data.get("source", ""), metadata=data.get("metadata", {}), voices=data.get("voices", {}),
     )
 
 
