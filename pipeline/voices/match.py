@@ -96,7 +96,9 @@ def _unit(vectors: Sequence[Vector]) -> np.ndarray:
 
 def record(matches: Mapping[str, SpeakerMatch], labels: Mapping[str, str], options: MatchOptions) -> dict:
     """What the JSON keeps: the thresholds, and per transcript speaker its best voice, score, margin and
-    whether it was named by it (speakers with no words, absent from ``labels``, are left out)."""
-    speakers = {labels[raw]: {"voice": m.best, "score": m.score, "margin": m.margin, "named": m.name is not None}
+    whether it is named by it (not where ``--speakers`` named it; speakers with no words, absent from
+    ``labels``, are left out)."""
+    speakers = {labels[raw]: {"voice": m.best, "score": m.score, "margin": m.margin,
+                              "named": m.name is not None and labels[raw] == m.name}
                 for raw, m in matches.items() if raw in labels}
     return {"min_score": options.min_score, "min_margin": options.min_margin, "speakers": speakers}
