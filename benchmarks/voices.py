@@ -16,7 +16,9 @@ takes the reference identity it overlaps most; its centroid is scored against th
 
 * accuracy: share of diarized speakers who are an enrolled voice and get that voice's name;
 * wrong name: share of those who get another enrolled voice's name;
-* false accept: share of diarized impostors who get any name.
+* false accept: share of diarized impostors who get any name;
+* voice named: share of (episode, enrolled voice speaking in it) pairs where that voice names one of the
+  episode's speakers (a host split into two clusters by the diarizer counts once here, as a miss above).
 
 The per-episode centroids are cached in ``.cache/voices-bench/`` so that the sweep can be re-run at once.
 Run from the repo root: ``python benchmarks/voices.py [--episodes 16]``; needs the packages above.
@@ -174,11 +176,17 @@ def sweep(voices: dict[str, list], episodes: list[dict]) -> list[tuple]:
     for margin in MARGINS:
         for score in SCORES:
             options = MatchOptions(min_score=score, min_margin=margin)
-            right = wrong = known = accepted = impostors = 0
+            right = wrong = known = accepted = impostors = hosts = hosts_named = 0
             for ep in episodes:
                 matches = name_speakers([(s["label"], s["centroid"]) for s in ep["speakers"]], voices, options)
+                names = {matches[s["label"]].name: s["truth"] for s in ep["speakers"]}
+                present = {v for v in ep["plan"] if v in voices}
+                hosts += len(present)
+                hosts_named += sum(names.get(v) == v for v in present)
                 for s in ep["speakers"]:
                     name = matches[s["label"]].name
+                    if s["truth"] is None:  # a cluster with no speech of its own
+                        continue
                     if s["truth"] in voices:
                         known += 1
                         right += name == s["truth"]
@@ -187,7 +195,7 @@ def sweep(voices: dict[str, list], episodes: list[dict]) -> list[tuple]:
                         impostors += 1
                         accepted += name is not None
             rows.append((score, margin, right / max(known, 1), wrong / max(known, 1), accepted / max(impostors, 1),
-                         known, impostors))
+                         known, impostors, hosts_named / max(hosts, 1), hosts))
     return rows
 
 
@@ -200,15 +208,16 @@ def main() -> None:
     voices = enrolled_voices(enrol)
     episodes = diarized_episodes(test, args.episodes, args.seed)
     rows = sweep(voices, episodes)
-    print(f"\n{len(episodes)} episodes; trials: {rows[0][5]} enrolled speakers, {rows[0][6]} impostors")
-    print(f"{'min_score':>9} {'margin':>6} {'accuracy':>8} {'wrong':>6} {'false_acc':>9}")
-    for score, margin, acc, wrong, far, _, _ in rows:
-        print(f"{score:>9.2f} {margin:>6.2f} {acc:>8.1%} {wrong:>6.1%} {far:>9.1%}")
+    print(f"\n{len(episodes)} episodes; trials: {rows[0][5]} diarized speakers who are enrolled voices, "
+          f"{rows[0][6]} impostors; {rows[0][8]} (episode, enrolled voice in it) pairs")
+    print(f"{'min_score':>9} {'margin':>6} {'accuracy':>8} {'wrong':>6} {'false_acc':>9} {'voice_named':>11}")
+    for score, margin, acc, wrong, far, _, _, named, _ in rows:
+        print(f"{score:>9.2f} {margin:>6.2f} {acc:>8.1%} {wrong:>6.1%} {far:>9.1%} {named:>11.1%}")
     chosen = MatchOptions()
-    for score, margin, acc, wrong, far, _, _ in rows:
+    for score, margin, acc, wrong, far, _, _, named, _ in rows:
         if (score, margin) == (chosen.min_score, chosen.min_margin):
             print(f"\ndefault (min_score {score}, min_margin {margin}): accuracy {acc:.1%}, wrong name {wrong:.1%}, "
-                  f"false accept {far:.1%}")
+                  f"false accept {far:.1%}, enrolled voice named in its episode {named:.1%}")
     print("scores of each diarized speaker (truth: best voice score, margin):")
     for ep in episodes:
         matches = name_speakers([(s["label"], s["centroid"]) for s in ep["speakers"]], voices, MatchOptions(0, 0))
