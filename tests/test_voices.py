@@ -237,3 +237,59 @@ def test_add_refuses_to_extend_a_voice_of_another_model(tmp_path):
 def test_transcribe_voices_flags(tmp_path):
     assert run("transcribe", "x.wav", "--voices", "nowhere", cwd=tmp_path).exit_code == 2
     assert run("transcribe", "x.wav", "--voices", ".", "--no-voices", cwd=tmp_path).exit_code == 2
+
+
+# --- the Transcriber's naming step (fake engine and diarizer: orchestration only) ------------------------
+
+class _Engine:
+    batch_size = 5
+
+    def detect_language(self, audio, chunks):
+        return "en"
+
+    def transcribe_batch(self, audio, chunks, language, prompt=""):
+        from pipeline.asr import make_segment
+        from pipeline.transcribe import TranscribeOptions
+
+        return [[make_segment("hello there", [("hello", 0.1, 0.9, 0.9), ("there", c.duration_s - 0.9,
+                                                                       c.duration_s - 0.1, 0.9)],
+                              c, TranscribeOptions(), avg_logprob=-0.1, no_speech_prob=0.0, compression_ratio=1.0,
+                              temperature=0.0)] for c in chunks]
+
+    def close(self):
+        pass
+
+
+class _Diarizer:
+    def diarize(self, audio, progress=None):
+        from pipeline.types import Diarization
+
+        half = audio.duration_s / 2
+        turns = (SpeakerTurn("S0", 0.0, half), SpeakerTurn("S1", half, audio.duration_s))
+        return Diarization(turns=turns, exclusive=turns, centroids=(("S0", Y), ("S1", X)))
+
+    def close(self):
+        pass
+
+
+def test_transcriber_names_speakers_by_voice(tmp_path):
+    import wave
+
+    from pipeline.run import RunOptions, Transcriber
+
+    rate = 16000
+    tone = (0.3 * np.sin(np.arange(4 * rate) * 2 * np.pi * 220 / rate) * 32767).astype("<i2")
+    with wave.open(str(tmp_path / "ep.wav"), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate), w.writeframes(tone.tobytes())
+    anna = Voice("ANNA", "a" * 64, tuple(ANNA), ())
+    run = lambda **kw: Transcriber(RunOptions(voices=(anna,), **kw), asr=lambda o, d: _Engine(),  # noqa: E731
+                                   diarizer=lambda o, d: _Diarizer()).run(tmp_path / "ep.wav")
+    t = run()
+    assert [turn.speaker for turn in t.turns] == ["SPEAKER 1", "ANNA"]
+    assert [turn.speaker for turn in t.speaker_turns] == ["SPEAKER 1", "ANNA"]
+    assert t.voices["speakers"]["ANNA"]["named"] and not t.voices["speakers"]["SPEAKER 1"]["named"]
+    from pipeline.merge import MergeOptions
+
+    t = run(merge=MergeOptions(speaker_names=("JEFF", "BRIAN")))
+    assert [turn.speaker for turn in t.turns] == ["JEFF", "BRIAN"]
+    assert not any(v["named"] for v in t.voices["speakers"].values())
