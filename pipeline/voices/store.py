@@ -109,7 +109,11 @@ def read_voice(path: Path, model_sha256: str) -> Voice:
 
 
 def save_voice(folder: Path, voice: Voice) -> Path:
-    return atomic_write_text(voice_path(folder, voice.name), json.dumps(_voice_to_dict(voice), indent=1) + "\n")
+    """Write the voice's file atomically: its fields indented, one embedding per line."""
+    data = _voice_to_dict(voice)
+    rows = ",\n  ".join(json.dumps(v) for v in data.pop("embeddings"))
+    text = json.dumps(data, indent=1, ensure_ascii=False)[:-2] + f',\n "embeddings": [\n  {rows}\n ]\n}}\n'
+    return atomic_write_text(voice_path(folder, voice.name), text)
 
 
 def remove_voice(folder: Path, name: str) -> Path:
