@@ -293,3 +293,11 @@ def test_transcriber_names_speakers_by_voice(tmp_path):
     t = run(merge=MergeOptions(speaker_names=("JEFF", "BRIAN")))
     assert [turn.speaker for turn in t.turns] == ["JEFF", "BRIAN"]
     assert not any(v["named"] for v in t.voices["speakers"].values())
+
+
+def test_bad_clip_bounds(tmp_path):
+    from pipeline.voices.enrol import clip
+
+    for start, end in ((-1.0, None), (5.0, 4.0), (None, 0.0)):
+        with pytest.raises(PodscribeError, match="--start must be at least 0 and --end after it"):
+            clip(tmp_path / "a.wav", start, end)

@@ -102,7 +102,7 @@ def clip(path: str | Path, start_s: Optional[float] = None, end_s: Optional[floa
     """The samples of ``path`` from ``start_s`` to ``end_s`` (default: all), and a description of them."""
     from pipeline.decode import decode
 
-    if start_s is not None and start_s < 0 or end_s is not None and (end_s <= (start_s or 0.0)):
+    if (start_s is not None and start_s < 0) or (end_s is not None and end_s <= (start_s or 0.0)):
         raise PodscribeError(f"{path}: --start must be at least 0 and --end after it")
     audio = decode(path)
     first = int((start_s or 0.0) * audio.sample_rate)
