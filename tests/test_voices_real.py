@@ -1,7 +1,8 @@
 """Speakers named by voice, with the real models on real recorded voices (Debian packages, see the Makefile):
 the two fish of fillets-ng-data-cs (Czech; ``-m-`` clips are the small fish, ``-v-`` the big one) are enrolled
 from one recording made of early levels' clips and recognised in another made of later levels' clips, beside
-voices never enrolled (the French and Spanish Asterisk prompt voices)."""
+voices never enrolled (the French and Spanish Asterisk prompt voices). Enrolment (CAM++) and diarization
+(pyannote with CAM++) are the real models, through the `podscribe` commands; Whisper is a stub (see _StubEngine)."""
 from __future__ import annotations
 
 import json
@@ -71,6 +72,35 @@ def cli(*args: str, cwd: Path):
     return result
 
 
+class _StubEngine:
+    """Stands in for Whisper: a word every half second of each chunk. Words play no part in naming speakers,
+    and tiny.en on Czech and telephone speech runs Whisper's temperature fallback for many minutes on a
+    shared 2-core machine; diarization and CAM++ below are the real models."""
+
+    batch_size = 5
+
+    def detect_language(self, audio, chunks):
+        return "en"
+
+    def transcribe_batch(self, audio, chunks, language, prompt=""):
+        from pipeline.asr import make_segment
+        from pipeline.transcribe import TranscribeOptions
+
+        def words(c):
+            return [("la", t, t + 0.4, 0.9) for t in np.arange(0.0, c.duration_s - 0.4, 0.5)]
+
+        return [[make_segment("la", words(c), c, TranscribeOptions(), avg_logprob=-0.1, no_speech_prob=0.0,
+                              compression_ratio=1.0, temperature=0.0)] if c.duration_s > 0.5 else [] for c in chunks]
+
+    def close(self):
+        pass
+
+
+@pytest.fixture(autouse=True)
+def _no_whisper(monkeypatch):
+    monkeypatch.setattr("pipeline.run.load_engine", lambda options, device: _StubEngine())
+
+
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     """The enrolment recording (small fish, then big fish: early levels), a show (small and big fish from later
@@ -83,12 +113,13 @@ def studio(tmp_path_factory):
                        take(prompts("fr"), 10.0))
     spans = write_wav(root / "show.wav", [c for _, c in order])
     guest = [span for (who, _), span in zip(order, spans) if who == 2]
+    small_spans = [span for (who, _), span in zip(order, spans) if who == 0]
     write_wav(root / "guests.wav", [c for _, c in interleave(take(prompts("fr"), 10.0), take(prompts("es"), 10.0))])
-    return root, boundary, guest
+    return root, boundary, guest, small_spans
 
 
 def transcribe(root: Path, name: str, *extra: str) -> dict:
-    """The JSON of one transcription (tiny.en, greedy: the words do not matter here, the speakers do)."""
+    """The JSON of one transcription (the stub engine's words; the real diarizer and CAM++)."""
     out = cli("transcribe", f"{name}.wav", "-o", "out", "-m", "tiny.en", "--beam-size", "0", "-f", "json", "-q",
               *extra, cwd=root)
     assert out.exit_code == 0, out.output
@@ -105,7 +136,7 @@ def speaker_at(data: dict, t: float) -> str:
 
 
 def test_enrolled_voices_name_their_speakers_and_no_one_else(studio):
-    root, boundary, guest = studio
+    root, boundary, guest, small_spans = studio
     out = cli("voices", "add", "SMALL", "enrol.wav", "--end", f"{boundary:.2f}", cwd=root)
     assert out.exit_code == 0, out.output
     assert cli("voices", "add", "BIG", "enrol.wav", "--start", f"{boundary:.2f}", cwd=root).exit_code == 0
@@ -139,7 +170,10 @@ def test_enrolled_voices_name_their_speakers_and_no_one_else(studio):
     out = cli("voices", "add", "X", "--from", episode, "--speaker", "NOBODY", "--voices", "v2", cwd=root)
     assert out.exit_code == 1 and out.stderr.count("\n") == 1 and "no speaker 'NOBODY' in this episode" in out.stderr
     assert sorted(p.name for p in (root / "v2").iterdir()) == ["FISH.json"]
-    assert speaker_at(transcribe(root, "show", "--voices", "v2"), 1.0) == "FISH"
+    fish_turns = [t for t in transcribe(root, "show", "--voices", "v2")["speaker_turns"] if t["speaker"] == "FISH"]
+    # the diarizer may split the small fish into two clusters: one to one, the voice names one of them
+    assert fish_turns and all(any(s - 0.5 <= (t["start_s"] + t["end_s"]) / 2 <= e + 0.5 for s, e in small_spans)
+                              for t in fish_turns)
 
     # a removed voice is no longer used
     assert cli("voices", "remove", "BIG", cwd=root).exit_code == 0
