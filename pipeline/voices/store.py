@@ -99,12 +99,13 @@ def read_voice(path: Path, model_sha256: str) -> Voice:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PodscribeError(f"{path}: not a readable voices file ({_reason(exc)}); delete it or enrol the voice "
-                             f"again") from None
+        raise PodscribeError(f"{path}: not a readable voices file ({_reason(exc)}); remove it (podscribe voices "
+                             f"remove {Path(path).stem}) and enrol the voice again") from None
     voice = _voice_from_dict(path, data)
     if voice.model_sha256 != model_sha256:
         raise PodscribeError(f"{path}: made with another embedding model (sha256 {voice.model_sha256[:12]}..., this "
-                             f"podscribe uses {model_sha256[:12]}...); remove it and enrol the voice again")
+                             f"podscribe uses {model_sha256[:12]}...); remove it (podscribe voices remove "
+                             f"{Path(path).stem}) and enrol the voice again")
     return voice
 
 
@@ -137,7 +138,8 @@ def _voice_to_dict(voice: Voice) -> dict:
 
 def _voice_from_dict(path: Path, data) -> Voice:
     def bad(what: str) -> PodscribeError:
-        return PodscribeError(f"{path}: not a valid voices file ({what}); delete it or enrol the voice again")
+        return PodscribeError(f"{path}: not a valid voices file ({what}); remove it (podscribe voices remove "
+                              f"{Path(path).stem}) and enrol the voice again")
 
     if not isinstance(data, dict) or data.get("podscribe_voice") != FORMAT:
         raise bad(f"no 'podscribe_voice': {FORMAT} header")
