@@ -32,7 +32,8 @@ def _split_names(value: Optional[str]) -> tuple[str, ...]:
 
 
 def _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
-                   uncertain_below, max_chunk, no_diarize, beam_size=5, batch_size="auto"):
+                   uncertain_below, max_chunk, no_diarize, beam_size=5, batch_size="auto", engine="whisper",
+                   compute_type="auto", vocabulary=()):
     from pipeline.chunk import ChunkOptions
     from pipeline.diarization.diarize import DiarizeOptions
     from pipeline.merge import MergeOptions
