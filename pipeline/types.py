@@ -85,12 +85,14 @@ class SpeakerTurn:
 
 @dataclass(frozen=True)
 class Diarization:
-    """Full (possibly overlapping) turns for RTTM, exclusive turns for word assignment, and each speaker's
-    centroid embedding (label, vector) where the diarizer gives one."""
+    """Full (possibly overlapping) turns for RTTM, exclusive turns for word assignment, each speaker's
+    centroid embedding (label, vector) where the diarizer gives one, and speech activity: the (start_s, end_s)
+    stretches the segmentation model hears speech in (with ``--no-diarize``, the only field filled)."""
 
     turns: tuple[SpeakerTurn, ...]
     exclusive: tuple[SpeakerTurn, ...]
     centroids: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    speech: tuple[tuple[float, float], ...] = ()
 
     @property
     def speakers(self) -> tuple[str, ...]:

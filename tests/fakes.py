@@ -26,6 +26,8 @@ class Record:
     decoded: list[int] = field(default_factory=list)
     prompts: list[str] = field(default_factory=list)
     interrupt_after: Optional[int] = None  # raise KeyboardInterrupt at the next batch once this many were decoded
+    deaf: list[tuple[float, float]] = field(default_factory=list)  # no words here in a first pass (a retry hears)
+    mute: list[tuple[float, float]] = field(default_factory=list)  # never any words here
 
     def loaded(self, kind: str) -> int:
         return self.events.count(f"load {kind}")
@@ -63,6 +65,9 @@ class FakeAsr:
         words = []
         for k in range(len(samples) // step):
             window = samples[k * step:(k + 1) * step]
+            at = chunk.start_s + k * WORD_S
+            if self._missed(at, chunk):
+                continue
             if np.sqrt(np.mean(window.astype(np.float64) ** 2)) > 0.01:
                 start = k * WORD_S
                 name = f"w{int(round((chunk.start_s + start) * 10))}"
@@ -71,6 +76,13 @@ class FakeAsr:
             return []
         return [make_segment(" ".join(w[0] for w in words), words, chunk, self.options, avg_logprob=-0.2,
                              no_speech_prob=0.01, compression_ratio=1.2, temperature=0.0)]
+
+
+    def _missed(self, at: float, chunk: Chunk) -> bool:
+        from pipeline.coverage import RETRY_INDEX
+
+        spans = self.record.mute + (self.record.deaf if chunk.index < RETRY_INDEX else [])
+        return any(start <= at < end for start, end in spans)
 
 
 class FakeDiarizer:
@@ -85,11 +97,28 @@ class FakeDiarizer:
                       for i, t in enumerate(range(0, int(np.ceil(audio.duration_s)), 10)))
         if progress:
             progress(1, 1)
-        return Diarization(turns=turns, exclusive=turns,
+        return Diarization(turns=turns, exclusive=turns, speech=self.speech(audio),
                            centroids=(("SPEAKER_00", (1.0, 0.0)), ("SPEAKER_01", (0.0, 1.0))))
+
+    def speech_activity(self, audio: Audio) -> Diarization:
+        return Diarization(turns=(), exclusive=(), speech=self.speech(audio))
 
     def close(self) -> None:
         self.record.events.append("close diarizer")
+
+    def speech(self, audio: Audio) -> tuple[tuple[float, float], ...]:
+        """Where the audio is loud, by 0.1 s frames: what a speech detector would hear."""
+        frame = audio.sample_rate // 10
+        loud = [np.sqrt(np.mean(audio.samples[i:i + frame].astype(np.float64) ** 2)) > 0.01
+                for i in range(0, len(audio.samples) - frame + 1, frame)]
+        spans, start = [], None
+        for i, on in enumerate(loud + [False]):
+            if on and start is None:
+                start = i / 10
+            elif not on and start is not None:
+                spans.append((start, i / 10))
+                start = None
+        return tuple(spans)
 
 
 def factories(record: Record):

@@ -10,7 +10,8 @@ import pytest
 from pipeline.errors import PodscribeError
 from pipeline.asr import repetition_loop
 from pipeline.asr.whisper import AUTO_BATCH_CPU, AUTO_BATCH_CUDA, WhisperEngine
-from pipeline.transcribe import TranscribeOptions, batch_size_for, keep_segment, transcribe
+from pipeline.coverage import guard
+from pipeline.transcribe import TranscribeOptions, batch_size_for, transcribe
 from pipeline.types import Chunk
 
 SAMPLE = Path(__file__).resolve().parent.parent / "audio" / "samples" / "interview.flac"
@@ -68,7 +69,7 @@ def words(segments):
 def test_sequential_path_transcribes_and_leaves_the_silence_empty(sequential, episode):
     per_chunk = sequential
     assert len(per_chunk) == len(episode[1])
-    assert not [s for s in per_chunk[-1] if keep_segment(s, TranscribeOptions())]  # no speech: no text kept
+    assert not guard(per_chunk[-1], [], TranscribeOptions().no_speech_threshold)  # no speech heard: no text kept
     assert all(per_chunk[:-1])
 
 
