@@ -28,7 +28,7 @@ space := $(empty) $(empty)
 STAMP  := $(VENV)/.podscribe-installed
 MODELS := models/.prepared
 
-.PHONY: demo test test-fast install models ffmpeg clean
+.PHONY: demo test test-fast install models apt clean
 
 demo: install models
 	$(PY) -m pipeline transcribe $(SAMPLE) -o outputs --model $(MODEL) --speakers $(SPEAKERS)
@@ -40,12 +40,15 @@ test: install models
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
 
-install: ffmpeg $(STAMP)
+install: apt $(STAMP)
 
-ffmpeg:
-	@command -v ffmpeg >/dev/null 2>&1 || { \
-	  echo "installing ffmpeg (apt)"; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq ffmpeg >/dev/null; }
+# Debian packages, as command:package: ffmpeg decodes; flite speaks the synthetic speech of the tests.
+APT := ffmpeg:ffmpeg flite:flite
+
+apt:
+	@missing=$$(for p in $(APT); do command -v $${p%%:*} >/dev/null 2>&1 || echo $${p#*:}; done); \
+	[ -z "$$missing" ] || { echo "installing" $$missing "(apt)"; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; }
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

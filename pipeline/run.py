@@ -92,7 +92,7 @@ class Transcriber:
             turns=turns, segments=tuple(s for s in segments if not s.words[0].gap),
             speaker_turns=relabel_turns(diar.turns, labels), models=self._models(),
             options=_options_dict(replace(self.options, transcribe=asr_options)),
-            timings_s={k: round(v, 3) for k, v in timings.items()}, source=str(path),
+            timings_s={k: round(v, 3) for k, v in timings.items()}, source=str(path), speech=diar.speech,
         )
 
     def _cover(self, audio: Audio, speech, segments: list[Segment], language: str, options: TranscribeOptions,

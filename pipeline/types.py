@@ -123,7 +123,8 @@ class Transcript:
     """Everything a writer needs, and what the JSON format round-trips.
 
     ``source`` is the audio file as it was given; ``metadata`` what is known of the episode besides its
-    audio (a feed's show, title, date, guid, description).
+    audio (a feed's show, title, date, guid, description); ``speech`` the speech activity the coverage check
+    used (every stretch of it holds words or a gap).
     """
 
     episode: str
@@ -138,6 +139,7 @@ class Transcript:
     timings_s: dict = field(default_factory=dict)
     source: str = ""
     metadata: dict = field(default_factory=dict)
+    speech: tuple[tuple[float, float], ...] = ()  # where the segmentation model heard speech
 
     @property
     def words(self) -> tuple[Word, ...]:
