@@ -29,12 +29,14 @@ RETRY_INDEX = 100_000
 @dataclass(frozen=True)
 class CoverageOptions:
     min_gap_s: float = 1.0  # speech with no word for longer than this is decoded again, then marked
+    min_island_s: float = 0.3  # ... and so is a whole stretch of speech this long that no word touches ("Yeah.")
     slack_s: float = 0.3  # a word covers its own span and this much on either side (Whisper's times drift)
     context_s: float = 2.0  # audio decoded on either side of a stretch when it is decoded again
     speech_margin_s: float = 0.2  # a word within this of speech activity is over speech
 
     def __post_init__(self) -> None:
         check_float("coverage min gap", self.min_gap_s, 0.1, 30.0)
+        check_float("coverage min island", self.min_island_s, 0.0, 30.0)
         check_float("coverage slack", self.slack_s, 0.0, 5.0)
         check_float("coverage context", self.context_s, 0.0, 10.0)
         check_float("speech margin", self.speech_margin_s, 0.0, 5.0)
@@ -79,13 +81,17 @@ def guard(segments: Sequence[Segment], speech: Sequence[Span], no_speech_thresho
 
 
 def uncovered(speech: Sequence[Span], words: Sequence[Word], options: CoverageOptions = CoverageOptions()) -> list[Span]:
-    """Stretches of speech longer than ``min_gap_s`` that no word (widened by ``slack_s``) covers."""
+    """Stretches of speech that no word (widened by ``slack_s``) covers: a whole stretch of speech of at least
+    ``min_island_s`` that no word touches (a one-word backchannel), or a part of one longer than ``min_gap_s``
+    (shorter parts are within Whisper's timing drift)."""
     covered = merge_spans([(w.start_s - options.slack_s, w.end_s + options.slack_s) for w in words])
     out = []
     for start, end in merge_spans(speech):
-        for s, e in _subtract((start, end), covered):
-            if e - s > options.min_gap_s:
-                out.append((round(s, 3), round(e, 3)))
+        pieces = _subtract((start, end), covered)
+        if pieces == [(start, end)] and end - start >= options.min_island_s:
+            out.append((round(start, 3), round(end, 3)))
+            continue
+        out += [(round(s, 3), round(e, 3)) for s, e in pieces if e - s > options.min_gap_s]
     return out
 
 
