@@ -12,6 +12,7 @@ activity detection alone with ``--no-diarize``). Three rules use it:
 """
 from __future__ import annotations
 
+import bisect
 import logging
 from dataclasses import dataclass, replace
 from typing import Sequence
@@ -81,18 +82,25 @@ def guard(segments: Sequence[Segment], speech: Sequence[Span], no_speech_thresho
 
 
 def uncovered(speech: Sequence[Span], words: Sequence[Word], options: CoverageOptions = CoverageOptions()) -> list[Span]:
-    """Stretches of speech that no word (widened by ``slack_s``) covers: a whole stretch of speech of at least
-    ``min_island_s`` that no word touches (a one-word backchannel), or a part of one longer than ``min_gap_s``
-    (shorter parts are within Whisper's timing drift)."""
+    """Stretches of speech no word covers: a whole stretch of speech of at least ``min_island_s`` with no word's
+    middle in it (a one-word backchannel: Whisper stretches the words around it over the pauses, so their
+    edges are no evidence), or a part of a stretch that no word (widened by ``slack_s``) covers, longer than
+    ``min_gap_s`` (shorter parts are within Whisper's timing drift)."""
     covered = merge_spans([(w.start_s - options.slack_s, w.end_s + options.slack_s) for w in words])
+    middles = sorted((w.start_s + w.end_s) / 2 for w in words)
     out = []
     for start, end in merge_spans(speech):
-        pieces = _subtract((start, end), covered)
-        if pieces == [(start, end)] and end - start >= options.min_island_s:
+        if end - start >= options.min_island_s and not _any_between(middles, start - options.slack_s,
+                                                                     end + options.slack_s):
             out.append((round(start, 3), round(end, 3)))
             continue
-        out += [(round(s, 3), round(e, 3)) for s, e in pieces if e - s > options.min_gap_s]
+        out += [(round(s, 3), round(e, 3)) for s, e in _subtract((start, end), covered) if e - s > options.min_gap_s]
     return out
+
+
+def _any_between(sorted_values: Sequence[float], low: float, high: float) -> bool:
+    i = bisect.bisect_left(sorted_values, low)
+    return i < len(sorted_values) and sorted_values[i] <= high
 
 
 def _subtract(span: Span, covered: Sequence[Span]) -> list[Span]:
