@@ -297,3 +297,38 @@ def test_embedded_audio_plays_without_the_file(driver, clip, tmp_path):
     assert abs(duration - CLIP_S) < 0.5
     assert driver.execute_script("return document.getElementById('audio').src").startswith("blob:")
     assert (out / "embedded.html").stat().st_size > 4 * 1024
+
+
+@needs_browser
+def test_the_spoken_word_is_highlighted_and_followed(driver, clip):
+    t = sample_transcript("7" * 64)
+    open_page(driver, clip, t)
+    driver.execute_script("document.querySelector('.turn[data-t=\"1\"]').style.marginBottom = '3000px'")
+    ws = flat(t)
+    last_of_jeff = len(t.turns[0].words) + len(t.turns[1].words) - 1
+    word_el(driver, last_of_jeff).click()
+    first_of_third = last_of_jeff + 1
+    now, i = wait(driver, "const a = document.getElementById('audio'), n = document.querySelector('.w.now');"
+                          f"return a.currentTime > {ws[first_of_third].start_s + 0.1} && [a.currentTime, +n.dataset.i]",
+                  timeout_s=15)
+    assert ws[i].start_s <= now and (i + 1 == len(ws) or ws[i + 1].start_s > now - 0.5)
+    assert i >= first_of_third
+    # the page scrolls (smoothly) 3000 px down to follow the audio: the spoken word comes into view
+    assert wait(driver, "const n = document.querySelector('.w.now'), r = n && n.getBoundingClientRect();"
+                        "return !!r && r.top >= 0 && r.bottom <= innerHeight", timeout_s=5)
+    driver.execute_script("document.getElementById('audio').pause()")
+
+
+@needs_browser
+def test_edits_kept_for_another_transcript_of_the_episode_are_not_applied(driver, clip):
+    t = sample_transcript("8" * 64)
+    open_page(driver, clip, t)
+    word_el(driver, 0).click()
+    press(driver, "e")
+    driver.find_element("css selector", "input.edit").send_keys("Welcome\n")
+    first = t.turns[0]
+    redone = dataclasses.replace(t, turns=(Turn("BRIAN", (dataclasses.replace(first.words[0], start_s=0.1),)
+                                                + first.words[1:]),) + t.turns[1:])
+    open_page(driver, clip, redone)  # same file and episode, another run's words
+    assert word_el(driver, 0).text == "You're"
+    assert driver.find_element("id", "state").text == "no edits yet"
