@@ -6,6 +6,7 @@ selenium-manager is never asked to download a browser or a driver.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -33,6 +34,7 @@ def available() -> str:
 @contextlib.contextmanager
 def chromium(downloads: Path | None = None) -> Iterator["object"]:
     """A headless chromium with a fresh profile; files it downloads land in ``downloads``."""
+    os.environ.setdefault("SE_OFFLINE", "true")  # selenium-manager, were it ever asked, must not download
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -336,3 +336,14 @@ def test_edits_kept_for_another_transcript_of_the_episode_are_not_applied(driver
     open_page(driver, clip, redone)  # same file and episode, another run's words
     assert word_el(driver, 0).text == "You're"
     assert driver.find_element("id", "state").text == "no edits yet"
+
+
+@needs_browser
+def test_an_episode_with_no_speech_opens_and_saves_empty(driver, clip):
+    t = dataclasses.replace(sample_transcript("9" * 64), episode="silence", turns=(), speaker_turns=())
+    open_page(driver, clip, t)
+    assert "0 words" in driver.find_element("id", "stats").text
+    press(driver, "n")
+    assert "no [?] after this point" in driver.find_element("id", "state").text
+    driver.find_element("id", "save").click()
+    assert wait_for_file(driver.downloads / "silence.reviewed.json").read_text().startswith("{")
