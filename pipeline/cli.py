@@ -80,7 +80,7 @@ def _batch_size(value: str) -> int | str:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where the models run; auto takes the GPU when torch sees one.")
 @click.option("-f", "--format", "formats", default="all", show_default=True,
-              help="Comma-separated: forum, txt, md, srt, vtt, json, rttm; or all.")
+              help="Comma-separated: forum, txt, md, srt, vtt, json, rttm, html; or all.")
 @click.option("--language", default=None, help="Spoken language (en, de, ...); detected once per episode if omitted.")
 @click.option("--speakers", default=None, help='Names in order of first appearance, e.g. "BRIAN,JEFF,CHRIS".')
 @click.option("--vocabulary", default=None,
@@ -94,6 +94,8 @@ def _batch_size(value: str) -> int | str:
 @click.option("--uncertain-below", type=float, default=None,
               help="Mark words whose probability is under this as [?] (default from our measurements, see README).")
 @click.option("--drop-uncertain", is_flag=True, help="Write the [?] mark alone instead of the model's guess.")
+@click.option("--embed-audio", is_flag=True,
+              help="Put a compressed copy of the audio (Opus, 24 kbit/s) into the html review page, to share one file.")
 @click.option("--max-chunk", type=float, default=30.0, show_default=True, help="Longest chunk sent to Whisper, in seconds.")
 @click.option("--beam-size", type=click.IntRange(min=0), default=5, show_default=True,
               help="Beams at temperature 0 (0: greedy, faster and a little less accurate).")
@@ -112,8 +114,8 @@ def _batch_size(value: str) -> int | str:
 @click.option("-v", "--verbose", count=True, help="Log what each stage does.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 def transcribe(files, output_dir, model, engine, compute_type, device, formats, language, speakers, vocabulary,
-               vocabulary_file, num_speakers, min_speakers, max_speakers, uncertain_below, drop_uncertain, max_chunk,
-               beam_size, batch_size, no_diarize, voices_dir, no_voices, no_cache, quiet, verbose, debug):
+               vocabulary_file, num_speakers, min_speakers, max_speakers, uncertain_below, drop_uncertain, embed_audio,
+               max_chunk, beam_size, batch_size, no_diarize, voices_dir, no_voices, no_cache, quiet, verbose, debug):
     """Transcribe episodes (any audio or video file ffmpeg reads) into OUTPUT_DIR."""
     from pipeline.cache import CACHE_DIRNAME
     from pipeline.merge import MergeOptions
@@ -144,7 +146,7 @@ def transcribe(files, output_dir, model, engine, compute_type, device, formats, 
         for n, path in enumerate(files):
             try:
                 failed += not _transcribe_one(transcriber, path, output_dir, cache_dir, fmts, drop_uncertain, quiet,
-                                              debug)
+                                              debug, embed_audio)
             except KeyboardInterrupt:
                 _interrupted(path, files[n:], cache_dir)
     if failed:
@@ -195,14 +197,14 @@ def _sigterm_as_interrupt():
 
 
 def _transcribe_one(transcriber, path: Path, output_dir: Path, cache_dir: Optional[Path], fmts,
-                    drop_uncertain: bool, quiet: bool, debug: bool) -> bool:
+                    drop_uncertain: bool, quiet: bool, debug: bool, embed_audio: bool = False) -> bool:
     from pipeline.writers import write_all
 
     start = time.perf_counter()
     bars = _Bars(path.name, disabled=quiet)
     try:
         transcript = transcriber.run(path, progress=bars.update, cache_dir=cache_dir)
-        written = write_all(transcript, output_dir, fmts, drop_uncertain)
+        written = write_all(transcript, output_dir, fmts, drop_uncertain, embed_audio)
     except PodscribeError as exc:
         bars.close()
         click.echo(f"error: {exc}", err=True)
@@ -226,10 +228,11 @@ def _summary(transcript, wall_s: float, written) -> str:
     marked = sum(w.uncertain for w in words) / len(words) if words else 0.0
     rtf = wall_s / transcript.duration_s if transcript.duration_s else 0.0
     where = str(Path(written[0]).parent / transcript.episode) + ".*" if written else "nothing written"
-    if not words:
+    if not words and not transcript.gaps:
         return f"{transcript.episode}: {transcript.duration_s:.1f} s of audio, no speech found -> {where}"
+    lost = f", {transcript.lost_speech_s:.1f} s of speech without words (marked [?])" if transcript.gaps else ""
     return (f"{transcript.episode}: {transcript.duration_s:.1f} s of audio in {wall_s:.1f} s (RTF {rtf:.2f}), "
-            f"{len(words)} words, {len(transcript.speakers)} speakers, {marked:.1%} marked [?] -> {where}")
+            f"{len(words)} words, {len(transcript.speakers)} speakers, {marked:.1%} marked [?]{lost} -> {where}")
 
 
 class _Bars:
