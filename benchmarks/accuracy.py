@@ -105,9 +105,9 @@ def _pct(x: Optional[float]) -> str:
 
 
 def row(name: str, r: Result, scores, lost_s: float, wall_s: float) -> str:
-    speakers = r.system == "podscribe"
-    c = scores.calibration
-    return (f"{name:<15}{r.system:<10}{_pct(scores.wer)}{_pct(scores.cpwer.rate if speakers and scores.cpwer else None)}"
+    speakers, c = r.system == "podscribe", scores.calibration
+    return (f"{name:<15}{r.system:<10}{_pct(scores.wer)}"
+            f"{_pct(scores.cpwer.rate if speakers and scores.cpwer else None)}"
             f"{_pct(scores.der.rate if speakers and scores.der else None)}{lost_s:7.1f}"
             f"{_pct(c.recall if c else None)}{_pct(c.marked_share if c else None)}{wall_s:7.0f}")
 

@@ -204,5 +204,6 @@ TTS_SPELLING = {
     "Xen": "Zen", "KVM": "K V M", "Kubernetes": "Koober netties", "PostgreSQL": "Post gress Q L",
     "MySQL": "My S Q L", "PostGIS": "Post jiss", "nginx": "engine X", "QEMU": "Q emu",
     "RISC-V": "risk five", "JSON": "jay son", "Trivy": "Trivvy", "HashiCorp": "Hashy corp",
-    "PagerDuty": "Pager Duty", "Nagios": "Nah gee ose", "Torvalds": "Tor valds", "Mm-hmm": "Mhm", "Mr.": "Mister", "co-host": "co host",
+    "PagerDuty": "Pager Duty", "Nagios": "Nah gee ose", "Torvalds": "Tor valds",
+    "Mm-hmm": "Mhm", "Mr.": "Mister", "co-host": "co host",
 }
