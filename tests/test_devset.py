@@ -100,3 +100,15 @@ def test_lost_speech_reads_documents(tmp_path):
 
     lost = lost_speech(ref, read_hypothesis(tmp_path / "h.srt"))
     assert lost.seconds == 6.5 and lost.holes == ((3.5, 10.0, 6.5),)
+
+
+def test_complete_only_when_the_manifest_and_all_its_files_are_there(tmp_path):
+    from benchmarks.devset import complete
+
+    assert not complete(tmp_path)
+    (tmp_path / "manifest.toml").write_text(manifest_toml([Built("ep", 1.0, ("A",), "synthetic", "x")]))
+    for name in ("ep.flac", "ep.forum.txt"):
+        (tmp_path / name).write_text("x")
+    assert not complete(tmp_path)  # the RTTM is missing
+    (tmp_path / "ep.rttm").write_text("x")
+    assert complete(tmp_path)
