@@ -11,7 +11,7 @@ a [?] baseline. Columns: WER; cpWER and DER (collar 0.25 s; podscribe only: whis
 lost = seconds of reference speech (RTTM) in stretches no hypothesis word comes within 0.5 s of, counted
 where a stretch holds at least 1 s of speech (pipeline/evaluate/lost.py); recall = share of wrong words
 marked [?]; [?] = share of all words marked. Transcripts are kept under ``--hyp-dir``; ``--rescore``
-scores the kept ones again without running any model.
+scores the kept ones again and runs the models only for the missing ones (none with ``--no-run``).
 """
 from __future__ import annotations
 
@@ -87,14 +87,21 @@ def run_whisper(audio: Path, model: str, out: Path) -> Path:
 RUNNERS = {"podscribe": run_podscribe, "whisper": run_whisper}
 
 
-def evaluate_one(pair: Pair, model: str, system: str, hyp_dir: Path, rescore: bool) -> Result:
+def evaluate_one(pair: Pair, model: str, system: str, hyp_dir: Path, rescore: bool,
+                 run: bool = True) -> Optional[Result]:
+    """Run one system on one file (or reuse its kept transcript) and score it; None when not run nor kept."""
     out = hyp_dir / model / system
     out.mkdir(parents=True, exist_ok=True)
     hyp_path, wall = out / f"{pair.name}.json", 0.0
     if not (rescore and hyp_path.is_file()):
+        if not run:
+            return None
         started = time.monotonic()
         hyp_path = RUNNERS[system](pair.audio, model, out)
         wall = time.monotonic() - started
+        atomic_write_text(out / f"{pair.name}.wall_s", f"{wall:.1f}\n")
+    elif (out / f"{pair.name}.wall_s").is_file():  # the kept run's wall time
+        wall = float((out / f"{pair.name}.wall_s").read_text())
     ref, hyp = read_reference(list(pair.references)), read_hypothesis(hyp_path)
     lost = lost_speech(ref, hyp)
     return Result(model, system, pair.name, score(ref, hyp, collar=COLLAR_S), lost.seconds, lost.speech_s, wall)
@@ -152,6 +159,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--hyp-dir", type=Path, default=REPO / "outputs/accuracy",
                         help="where transcripts are kept, as <model>/<system>/<file>.json")
     parser.add_argument("--rescore", action="store_true", help="score kept transcripts; run models only for missing")
+    parser.add_argument("--no-run", action="store_true", help="with --rescore: skip what is not kept, run nothing")
     parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     os.environ.setdefault("PODSCRIBE_MODELS_DIR", str(REPO / "models"))
@@ -165,7 +173,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     for model in args.models.split(","):
         for pair in pairs:
             for system in args.systems.split(","):
-                results.append(evaluate_one(pair, model, system, args.hyp_dir, args.rescore))
+                result = evaluate_one(pair, model, system, args.hyp_dir, args.rescore, run=not args.no_run)
+                if result is None:
+                    print(f"# {model} {system} {pair.name}: no kept transcript, skipped", file=sys.stderr)
+                    continue
+                results.append(result)
                 print(f"# {model} {system} {pair.name}: WER {results[-1].scores.wer:.1%}, "
                       f"{results[-1].wall_s:.0f} s", file=sys.stderr, flush=True)
                 if args.out:  # after every file, so a long run leaves what it has
