@@ -188,3 +188,9 @@ def test_the_engine_loads_the_store_directory_with_the_default_compute_type():
         assert engine.batch_size == 8
     finally:
         engine.close()
+
+
+@pytest.mark.slow
+def test_a_compute_type_the_device_lacks_is_one_clear_error():
+    with pytest.raises(PodscribeError, match="cannot load .*ct2-tiny.en with compute type float16 on cpu"):
+        CTranslate2Engine(TranscribeOptions(model="tiny.en", engine="ctranslate2", compute_type="float16"), "cpu")

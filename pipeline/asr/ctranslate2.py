@@ -244,7 +244,7 @@ def load(model: str, device: str, compute_type: str):
         return WhisperModel(str(path), device="cuda" if device.startswith("cuda") else "cpu",
                             device_index=_device_index(device), compute_type=compute_type,
                             cpu_threads=cpu_threads(), local_files_only=True)
-    except ValueError as exc:  # e.g. a compute type the device does not support
+    except (ValueError, RuntimeError) as exc:  # a compute type the device lacks; a CUDA driver too old
         raise PodscribeError(f"cannot load {path} with compute type {compute_type} on {device}: {exc}") from None
 
 
