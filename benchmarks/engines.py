@@ -46,11 +46,12 @@ class Result:
     rtf: float
     peak_rss_mb: float
     wer: float
+    cpu_s: float = 0.0  # user + system seconds of the child: less sensitive than wall time to a shared machine
     transcribe_s: float | None = None  # podscribe: the transcribe stage alone, summed over files
 
 
 def run_child(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one child process."""
+    """(wall seconds, peak RSS in MB) of one child process; its CPU seconds in ``LAST_CPU_S``."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=REPO)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -59,7 +60,11 @@ def run_child(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if proc.returncode:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{err[-2000:]}")
+    LAST_CPU_S[0] = usage.ru_utime + usage.ru_stime
     return wall, usage.ru_maxrss / 1024
+
+
+LAST_CPU_S = [0.0]
 
 
 def whisper_cli(files: list[Path], model: str, device: str, out: Path) -> list[str]:
@@ -123,7 +128,8 @@ def measure(pairs: list[tuple[Path, Path]], model: str, device: str, configs: tu
             wall, rss = run_child(cmd)
             stage = stage_seconds(pairs, out) if config.startswith("podscribe") else None
             results.append(Result(model, config, round(wall, 2), round(wall / audio_s, 3), round(rss),
-                                  round(wer(pairs, out, suffix, fmt), 4), stage and round(stage, 2)))
+                                  round(wer(pairs, out, suffix, fmt), 4), round(LAST_CPU_S[0], 1),
+                                  stage and round(stage, 2)))
             print(_row(results[-1], results), flush=True)
     return results
 
@@ -138,7 +144,8 @@ def _row(r: Result, results: list[Result]) -> str:
     base = next((x for x in results if x.model == r.model and x.config == BASELINE), None)
     ratio = f"{r.wall_s / base.wall_s:6.2f}" if base else f"{'-':>6}"
     stage = f"{r.transcribe_s:8.1f}" if r.transcribe_s is not None else f"{'-':>8}"
-    return f"{r.model:<8}{r.config:<24}{r.wall_s:8.1f}{r.rtf:7.3f}{r.peak_rss_mb:8.0f}{r.wer:7.1%}{ratio}{stage}"
+    return (f"{r.model:<8}{r.config:<24}{r.wall_s:8.1f}{r.rtf:7.3f}{r.cpu_s:8.1f}{r.peak_rss_mb:8.0f}{r.wer:7.1%}"
+            f"{ratio}{stage}")
 
 
 def pairs_from(args) -> list[tuple[Path, Path]]:
@@ -169,9 +176,9 @@ def main() -> None:
                                     args.child_faster_whisper)
     pairs = pairs_from(args)
     audio_s = sum(_duration(a) for a, _ in pairs)
-    print(f"{len(pairs)} file(s), {audio_s:.1f} s of audio, device {args.device}, {os.cpu_count()} CPUs; "
-          f"ratio = wall / {BASELINE}; podscribe diarizes")
-    print(f"{'model':<8}{'config':<24}{'wall s':>8}{'RTF':>7}{'RSS MB':>8}{'WER':>7}{'ratio':>6}{'asr s':>8}")
+    print(f"{len(pairs)} file(s), {audio_s:.1f} s of audio, device {args.device}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}; ratio = wall / {BASELINE}; podscribe diarizes")
+    print(f"{'model':<8}{'config':<24}{'wall s':>8}{'RTF':>7}{'cpu s':>8}{'RSS MB':>8}{'WER':>7}{'ratio':>6}{'asr s':>8}")
     results = [r for model in args.models for r in measure(pairs, model, args.device, tuple(args.configs))]
     if args.out:
         args.out.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n")

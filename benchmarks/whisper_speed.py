@@ -4,13 +4,16 @@
 
 Variants (each in its own child process, words only, no diarization, no cache):
 ``fp32`` the engine as it is; ``int8`` dynamic int8 quantization of every Linear layer
-(``torch.ao.quantization.quantize_dynamic``); ``threads1`` one torch thread; ``batchN`` N first windows a batch.
+(``torch.ao.quantization.quantize_dynamic``); ``threads1`` one torch thread; ``passive`` OpenMP threads that
+sleep instead of spinning while they wait (``OMP_WAIT_POLICY=PASSIVE``, which matters on a shared machine);
+``batchN`` N first windows a batch.
 Prints the transcribe stage's seconds (model load included), the wall time and WER against the reference.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -60,18 +63,21 @@ def run(args) -> None:
     from pipeline.evaluate import read_hypothesis, read_reference, score, total
 
     sys.path.insert(0, str(REPO / "benchmarks"))
+    import engines
     from engines import run_child
 
-    print(f"{'model':<8}{'variant':<10}{'asr s':>8}{'wall s':>8}{'RSS MB':>8}{'WER':>7}")
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{'model':<8}{'variant':<10}{'asr s':>8}{'wall s':>8}{'cpu s':>8}{'RSS MB':>8}{'WER':>7}")
     for model in args.models:
         for variant in args.variants:
             with tempfile.TemporaryDirectory() as tmp:
+                env = os.environ | ({"OMP_WAIT_POLICY": "PASSIVE"} if variant == "passive" else {})
                 wall, rss = run_child([sys.executable, __file__, "--child", variant, tmp, "--models", model,
-                                       "--files", *args.files])
+                                       "--files", *args.files], env=env)
                 stage = json.loads(Path(tmp, "stage.json").read_text())["transcribe_s"]
                 scores = [score(read_reference(Path(f).with_name(Path(f).stem + ".forum.txt")),
                                 read_hypothesis(Path(tmp, Path(f).stem + ".json"))) for f in args.files]
-                print(f"{model:<8}{variant:<10}{stage:8.1f}{wall:8.1f}{rss:8.0f}{total(scores).wer:7.1%}", flush=True)
+                print(f"{model:<8}{variant:<10}{stage:8.1f}{wall:8.1f}{engines.LAST_CPU_S[0]:8.1f}{rss:8.0f}{total(scores).wer:7.1%}", flush=True)
 
 
 def main() -> None:
