@@ -67,13 +67,17 @@ class EpisodeCache:
         data = _load(self.diarize_file)
         if not data:
             return None
+        if "speech" not in data:
+            return None  # made before speech activity was kept: redone
         centroids = tuple((label, tuple(vector)) for label, vector in data.get("centroids", []))
-        return Diarization(turns=_turns(data["turns"]), exclusive=_turns(data["exclusive"]), centroids=centroids)
+        return Diarization(turns=_turns(data["turns"]), exclusive=_turns(data["exclusive"]), centroids=centroids,
+                           speech=tuple(tuple(span) for span in data["speech"]))
 
     def save_diarization(self, diarization: Diarization) -> None:
         _save(self.diarize_file, {"key": self._diarize_key, "turns": [asdict(t) for t in diarization.turns],
                                   "exclusive": [asdict(t) for t in diarization.exclusive],
-                                  "centroids": [list(c) for c in diarization.centroids]})
+                                  "centroids": [list(c) for c in diarization.centroids],
+                                  "speech": [list(span) for span in diarization.speech]})
 
     def _chunk_path(self, chunk: Chunk) -> Path:
         return self.whisper_dir / f"chunk-{chunk.index:05d}.json"

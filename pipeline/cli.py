@@ -32,7 +32,8 @@ def _split_names(value: Optional[str]) -> tuple[str, ...]:
 
 
 def _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
-                   uncertain_below, max_chunk, no_diarize, beam_size=5, batch_size="auto"):
+                   uncertain_below, max_chunk, no_diarize, beam_size=5, batch_size="auto", engine="whisper",
+                   compute_type="auto", vocabulary=()):
     from pipeline.chunk import ChunkOptions
     from pipeline.diarization.diarize import DiarizeOptions
     from pipeline.merge import MergeOptions
@@ -201,10 +202,11 @@ def _summary(transcript, wall_s: float, written) -> str:
     marked = sum(w.uncertain for w in words) / len(words) if words else 0.0
     rtf = wall_s / transcript.duration_s if transcript.duration_s else 0.0
     where = str(Path(written[0]).parent / transcript.episode) + ".*" if written else "nothing written"
-    if not words:
+    if not words and not transcript.gaps:
         return f"{transcript.episode}: {transcript.duration_s:.1f} s of audio, no speech found -> {where}"
+    lost = f", {transcript.lost_speech_s:.1f} s of speech without words (marked [?])" if transcript.gaps else ""
     return (f"{transcript.episode}: {transcript.duration_s:.1f} s of audio in {wall_s:.1f} s (RTF {rtf:.2f}), "
-            f"{len(words)} words, {len(transcript.speakers)} speakers, {marked:.1%} marked [?] -> {where}")
+            f"{len(words)} words, {len(transcript.speakers)} speakers, {marked:.1%} marked [?]{lost} -> {where}")
 
 
 class _Bars:

@@ -17,13 +17,14 @@ from typing import Callable, Optional
 from pipeline.asr import AsrEngine, load_engine
 from pipeline.cache import EpisodeCache
 from pipeline.chunk import ChunkOptions, envelope_db, plan_chunks, threshold_for
+from pipeline.coverage import CoverageOptions, gaps, guard, recovered, retry_chunks, uncovered
 from pipeline.decode import decode
 from pipeline.device import resolve_device
 from pipeline.diarization import Diarizer
 from pipeline.diarization.diarize import DiarizeOptions
 from pipeline.merge import MergeOptions, merge, relabel_turns
 from pipeline.seam import join, snap_to_sound
-from pipeline.transcribe import TranscribeOptions, keep_segment, language_code, transcribe
+from pipeline.transcribe import TranscribeOptions, language_code, transcribe
 from pipeline.types import Audio, Chunk, Diarization, Segment, Transcript
 from pipeline.vocabulary import beside, unique
 
@@ -40,6 +41,7 @@ class RunOptions:
     transcribe: TranscribeOptions = field(default_factory=TranscribeOptions)
     diarize: DiarizeOptions = field(default_factory=DiarizeOptions)
     merge: MergeOptions = field(default_factory=MergeOptions)
+    coverage: CoverageOptions = field(default_factory=CoverageOptions)
     diarization: bool = True
 
 
@@ -73,21 +75,50 @@ class Transcriber:
         terms = unique(self.options.transcribe.vocabulary + tuple(vocabulary) + beside(path))
         asr_options = replace(self.options.transcribe, vocabulary=terms)
         cache = self._cache(cache_dir, audio.sha256, asr_options) if cache_dir is not None else None
+        diar = _timed(timings, "diarize", lambda: self._cached_diarize(audio, cache, progress))
         env = envelope_db(audio.samples, audio.sample_rate, self.options.chunk.frame_s)
-        chunks = _timed(timings, "chunk", lambda: plan_chunks(env, self.options.chunk))
+        chunks = _timed(timings, "chunk", lambda: plan_chunks(env, self.options.chunk, diar.speech))
         language, per_chunk = _timed(timings, "transcribe",
                                      lambda: self._transcribe(audio, chunks, asr_options, cache, progress))
-        diar = _timed(timings, "diarize", lambda: self._cached_diarize(audio, cache, progress))
-        kept = [[s for s in segs if keep_segment(s, self.options.transcribe)] for segs in per_chunk]
         loud = env >= threshold_for(env, self.options.chunk)
-        segments = snap_to_sound(join(chunks, kept), loud, self.options.chunk.frame_s)
-        turns, labels = _timed(timings, "merge", lambda: merge(segments, diar.exclusive, self.options.merge))
+        guarded = [guard(segs, diar.speech, asr_options.no_speech_threshold, self.options.coverage)
+                   for segs in per_chunk]
+        segments = snap_to_sound(join(chunks, guarded), loud, self.options.chunk.frame_s)
+        segments = _timed(timings, "coverage", lambda: self._cover(audio, diar.speech, segments, language,
+                                                                  asr_options, cache))
+        merge_options = replace(self.options.merge, vocabulary=terms)
+        turns, labels = _timed(timings, "merge", lambda: merge(segments, diar.exclusive, merge_options))
         return Transcript(
             episode=Path(path).stem, sha256=audio.sha256, duration_s=audio.duration_s, language=language,
-            turns=turns, segments=tuple(segments), speaker_turns=relabel_turns(diar.turns, labels),
-            models=self._models(), options=_options_dict(replace(self.options, transcribe=asr_options)),
-            timings_s={k: round(v, 3) for k, v in timings.items()}, source=str(path),
+            turns=turns, segments=tuple(s for s in segments if not s.words[0].gap),
+            speaker_turns=relabel_turns(diar.turns, labels), models=self._models(),
+            options=_options_dict(replace(self.options, transcribe=asr_options)),
+            timings_s={k: round(v, 3) for k, v in timings.items()}, source=str(path), speech=diar.speech,
         )
+
+    def _cover(self, audio: Audio, speech, segments: list[Segment], language: str, options: TranscribeOptions,
+               cache: Optional[EpisodeCache]) -> list[Segment]:
+        """Speech with no words decoded again on its own; what stays empty becomes a gap. In time order."""
+        coverage = self.options.coverage
+        stretches = uncovered(speech, [w for s in segments for w in s.words], coverage)
+        if not stretches:
+            return segments
+        log.info("%s: %d stretch(es) of speech without words, %.1f s: decoding them again",
+                 Path(audio.path).name, len(stretches), sum(e - s for s, e in stretches))
+        retries = retry_chunks(stretches, audio.duration_s, coverage)
+        done = cache.chunks(retries) if cache else {}
+        if len(done) < len(retries):
+            results = transcribe(self._model("asr"), audio, retries, options, language, done=done,
+                                 on_chunk=cache.save_chunk if cache else None)
+            done = {c.index: segs for c, segs in zip(retries, results)}
+        found = [seg for c in retries for seg in recovered(c, done[c.index], stretches, coverage)]
+        words = [w for s in segments + found for w in s.words]
+        holes = [Segment(text="", start_s=g.start_s, end_s=g.end_s, words=(g,), chunk_index=-1)
+                 for g in gaps(stretches, words, coverage)]
+        if holes:
+            log.warning("%s: %.1f s of speech left without words, marked [?]", Path(audio.path).name,
+                        sum(h.end_s - h.start_s for h in holes))
+        return sorted(segments + found + holes, key=lambda s: (s.start_s, s.end_s))
 
     def close(self) -> None:
         """Free every loaded model."""
@@ -148,9 +179,13 @@ class Transcriber:
         return result
 
     def _diarize(self, audio: Audio, progress: StageProgress) -> Diarization:
-        if not self.options.diarization or audio.duration_s < 0.5:
+        if audio.duration_s < 0.5:
             return Diarization(turns=(), exclusive=())
         diarizer = self._model("diarizer")
+        if not self.options.diarization:
+            result = diarizer.speech_activity(audio)
+            _tick(progress, "diarize", 1, 1)
+            return result
         result = diarizer.diarize(audio, progress=lambda n, total: _tick(progress, "diarize", n, total))
         _tick(progress, "diarize", 1, 1)
         return result
@@ -186,5 +221,6 @@ def _tick(progress: StageProgress, stage: str, done: int, total: int) -> None:
 
 
 def _options_dict(options: RunOptions) -> dict:
-    return {name: asdict(getattr(options, name)) for name in ("chunk", "transcribe", "diarize", "merge")} | {
+    return {name: asdict(getattr(options, name))
+            for name in ("chunk", "transcribe", "diarize", "merge", "coverage")} | {
         "diarization": options.diarization}

@@ -111,17 +111,3 @@ def language_code(language: str) -> str:
     from whisper.tokenizer import TO_LANGUAGE_CODE
 
     return TO_LANGUAGE_CODE.get(language.lower(), language.lower())
-
-
-def keep_segment(segment: Segment, options: TranscribeOptions) -> bool:
-    """False for text from a window Whisper itself calls no-speech.
-
-    Whisper skips such a window only when its text is also improbable (avg_logprob under the threshold);
-    on silence it still writes "You" at -0.97. Chunks hold only sound by energy, so a window Whisper
-    hears no speech in is noise or music: its text is dropped too.
-    """
-    if segment.no_speech_prob <= options.no_speech_threshold:
-        return True
-    log.info("chunk %d: dropped %r (no-speech probability %.2f)", segment.chunk_index, segment.text,
-             segment.no_speech_prob)
-    return False

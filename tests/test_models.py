@@ -20,6 +20,8 @@ from pipeline.files import file_sha256
 from pipeline.store import registry as models
 from tests import assets
 
+pytestmark = pytest.mark.slow  # every test here runs the real model weights
+
 SR = 16_000
 FRAME_S = 0.02
 

@@ -3,7 +3,7 @@
 It runs the store's CTranslate2 directories (``models/ct2-<name>``, the files the whisper checkpoints are
 converted from) with no conversion: int8 on a CPU and float16 on CUDA unless ``compute_type`` says
 otherwise. Every hook into faster-whisper's internals lives here and was written for
-``FASTER_WHISPER_VERSION`` (pinned in pyproject.toml; ``tests/test_ctranslate2.py`` fails when the installed
+``FASTER_WHISPER_VERSION`` (pinned in pyproject.toml; ``tests/test_pins.py`` fails when the installed
 version differs):
 
 - ``WhisperModel.generate_segments`` is faster-whisper's per-window loop (temperature fallback, the skip of

@@ -17,6 +17,11 @@ class Diarizer(Protocol):
     """A loaded diarizer."""
 
     def diarize(self, audio: Audio, progress: Optional[Callable[[int, int], None]] = None) -> Diarization:
+        """Speaker turns, centroids and speech activity."""
+        ...
+
+    def speech_activity(self, audio: Audio) -> Diarization:
+        """Speech activity alone (no speakers): what ``--no-diarize`` still needs for the coverage check."""
         ...
 
     def close(self) -> None:

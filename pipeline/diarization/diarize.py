@@ -131,11 +131,27 @@ class PyannoteDiarizer:
             warnings.filterwarnings("ignore", "invalid value encountered in divide", RuntimeWarning)
             output = self._pipeline()(file, num_speakers=options.num_speakers, min_speakers=options.min_speakers,
                                       max_speakers=options.max_speakers, hook=_hook(progress))
-        result = Diarization(turns=_to_turns(_tracks(output.speaker_diarization)),
-                             exclusive=_to_turns(_tracks(output.exclusive_speaker_diarization)),
-                             centroids=_centroids(output))
+        turns = _to_turns(_tracks(output.speaker_diarization))
+        result = Diarization(turns=turns, exclusive=_to_turns(_tracks(output.exclusive_speaker_diarization)),
+                             centroids=_centroids(output), speech=_union((t.start_s, t.end_s) for t in turns))
         log.info("diarization: %d speakers, %d turns", len(result.speakers), len(result.turns))
         return result
+
+    def speech_activity(self, audio: Audio) -> Diarization:
+        """Where segmentation-3.0 hears speech (pyannote's voice activity detection), without speakers."""
+        if len(audio.samples) == 0:
+            return Diarization(turns=(), exclusive=())
+        import torch
+        from pyannote.audio.pipelines import VoiceActivityDetection
+
+        pipeline = VoiceActivityDetection(segmentation=self._segmentation,
+                                          batch_size=self.options.segmentation_batch_size)
+        pipeline.instantiate({"min_duration_on": 0.0, "min_duration_off": self.options.min_duration_off})
+        file = {"waveform": torch.from_numpy(audio.samples).float().reshape(1, -1), "sample_rate": audio.sample_rate,
+                "uri": Path(audio.path).stem or "audio"}
+        with torch.inference_mode():
+            annotation = pipeline.to(torch.device(self.device))(file)
+        return Diarization(turns=(), exclusive=(), speech=_union((s, e) for s, e, _ in _tracks(annotation)))
 
     def close(self) -> None:
         self._segmentation = self._embedding = None
@@ -202,6 +218,12 @@ def _quiet_pyannote_import() -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"(?s).*torchcodec")
         import pyannote.audio  # noqa: F401
+
+
+def _union(spans: Iterable[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
+    from pipeline.coverage import merge_spans
+
+    return tuple(merge_spans(list(spans)))
 
 
 def _centroids(output) -> tuple[tuple[str, tuple[float, ...]], ...]:
