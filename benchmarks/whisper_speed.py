@@ -62,7 +62,7 @@ def child(variant: str, model: str, files: list[str], out: Path) -> None:
 def run(args) -> None:
     from pipeline.evaluate import read_hypothesis, read_reference, score, total
 
-    sys.path.insert(0, str(REPO / "benchmarks"))
+    sys.path.append(str(REPO / "benchmarks"))
     import engines
     from engines import run_child
 
