@@ -25,6 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.append(str(REPO / "benchmarks"))  # after the repository: benchmarks/pipeline.py
 
+import pipeline  # noqa: E402,F401  (its OpenMP setting must hold before torch is loaded)
+
 
 def long_episode(files: list[str]):
     import numpy as np
