@@ -6,19 +6,30 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.asr.ctranslate2 import CTRANSLATE2_VERSION, FASTER_WHISPER_VERSION
 from pipeline.asr.whisper import WHISPER_VERSION
 from pipeline.diarization.diarize import PYANNOTE_VERSION
 
 REPO = Path(__file__).resolve().parent.parent
 PINS = {"openai-whisper": WHISPER_VERSION, "pyannote.audio": PYANNOTE_VERSION}
+# the optional extra "ctranslate2" (--engine ctranslate2), which the Makefile installs
+EXTRA_PINS = {"faster-whisper": FASTER_WHISPER_VERSION, "ctranslate2": CTRANSLATE2_VERSION}
 
 
-@pytest.mark.parametrize("package", sorted(PINS))
+@pytest.mark.parametrize("package", sorted(PINS | EXTRA_PINS))
 def test_installed_version_is_the_one_the_hooks_were_written_for(package):
     installed = importlib.metadata.version(package)
-    assert installed == PINS[package], (
+    pin = (PINS | EXTRA_PINS)[package]
+    assert installed == pin, (
         f"{package} {installed} is installed, but podscribe's hooks into its internals were written for "
-        f"{PINS[package]}: re-check every hook in the adapter (see its module docstring), then move the pin")
+        f"{pin}: re-check every hook in the adapter (see its module docstring), then move the pin")
+
+
+@pytest.mark.parametrize("package", sorted(EXTRA_PINS))
+def test_the_ctranslate2_extra_pins_the_same_version(package):
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert f"{package}=={EXTRA_PINS[package]}" in extras["ctranslate2"]
+    assert re.search(r"(?m)^EXTRAS :=.*\bctranslate2\b", (REPO / "Makefile").read_text())
 
 
 @pytest.mark.parametrize("package", sorted(PINS))

@@ -98,7 +98,7 @@ def status() -> list[ModelStatus]:
 
 def _status(spec: ModelSpec) -> ModelStatus:
     path = models_dir() / spec.output
-    if path.is_file():
+    if path.is_file() or (spec.kind == "ct2" and _ct2_ready(path)):
         state = "ready"
     elif _missing_packages(spec):
         state = "missing"
@@ -143,7 +143,7 @@ def ensure(name: str) -> Path:
     """The ready path of a store model, preparing it from installed packages if needed."""
     spec = _spec(name)
     path = models_dir() / spec.output
-    if path.is_file():
+    if path.is_file() or (spec.kind == "ct2" and _ct2_ready(path)):
         return path
     return prepare(name)
 
@@ -158,10 +158,20 @@ def prepare(name: str) -> Path:
         )
     store = models_dir()
     final = store / spec.output
+    if spec.kind == "ct2":  # a directory: pipeline/store/ct2_dir.py
+        from pipeline.store.ct2_dir import build
+
+        return build(spec, final, _locate, _manifest().get(name, {}).get("files", {}))
     started = time.perf_counter()
     atomic_write_stream(final, lambda fh: _build(spec, fh), check=lambda tmp: _verify(spec, tmp))
     log.info("prepared %s -> %s in %.1f s", name, final, time.perf_counter() - started)
     return final
+
+
+def _ct2_ready(path: Path) -> bool:
+    from pipeline.store.ct2_dir import is_ready
+
+    return is_ready(path)
 
 
 def _build(spec: ModelSpec, fh) -> None:

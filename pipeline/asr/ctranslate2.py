@@ -1,0 +1,253 @@
+"""The CTranslate2 engine: faster-whisper's decoding loop per chunk, first windows encoded and decoded as a batch.
+
+It runs the store's CTranslate2 directories (``models/ct2-<name>``, the files the whisper checkpoints are
+converted from) with no conversion: int8 on a CPU and float16 on CUDA unless ``compute_type`` says
+otherwise. Every hook into faster-whisper's internals lives here and was written for
+``FASTER_WHISPER_VERSION`` (pinned in pyproject.toml; ``tests/test_pins.py`` fails when the installed
+version differs):
+
+- ``WhisperModel.generate_segments`` is faster-whisper's per-window loop (temperature fallback, the skip of
+  a window that is both no-speech and improbable, seeking past the last timestamp, word alignment, the
+  hallucination-silence rule); it is handed the chunk's slice of the batch's encoder output;
+- ``_serving`` stands in for the CTranslate2 model while that loop runs, answering its first
+  temperature-0 ``generate`` call with the result decoded ahead in the batch;
+- ``WhisperModel.get_prompt``, ``encode`` and ``feature_extractor``, faster-whisper's ``Tokenizer``,
+  ``TranscriptionOptions`` and ``get_suppressed_tokens`` build exactly what that loop would.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+from pipeline.asr import make_segment, repetition_loop, slice_audio
+from pipeline.errors import PodscribeError
+from pipeline.types import Audio, Chunk, Segment
+
+log = logging.getLogger(__name__)
+
+FASTER_WHISPER_VERSION = "1.2.1"
+CTRANSLATE2_VERSION = "4.8.5"
+# Chunks encoded and decoded together by default: faster-whisper's batched pipeline uses 8 on a CPU.
+AUTO_BATCH_CPU = 8
+AUTO_BATCH_CUDA = 16
+MAX_INITIAL_TIMESTAMP_S = 1.0  # as whisper's and faster-whisper's transcribe
+
+
+def compute_type_for(compute_type: str, device: str) -> str:
+    """``auto``: int8 on a CPU, float16 on CUDA; anything else as given."""
+    if compute_type != "auto":
+        return compute_type
+    return "float16" if device.startswith("cuda") else "int8"
+
+
+def cpu_threads() -> int:
+    """The cores this process may run on (CTranslate2's own default is 4, too many on a 2-core machine)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class CTranslate2Engine:
+    """faster-whisper on one device; ``options`` is a ``pipeline.transcribe.TranscribeOptions``."""
+
+    def __init__(self, options, device: str, model=None):
+        self.options = options
+        self.device = device
+        self.compute_type = compute_type_for(options.compute_type, device)
+        self.model = model if model is not None else load(options.model, device, self.compute_type)
+        self.batch_size = AUTO_BATCH_CUDA if device.startswith("cuda") else AUTO_BATCH_CPU
+
+    def detect_language(self, audio: Audio, chunks: Sequence[Chunk]) -> str:
+        if not self.model.model.is_multilingual or not chunks:
+            return "en"
+        features = self.model.feature_extractor(slice_audio(audio, chunks[0]))
+        language, _, _ = self.model.detect_language(features=features)
+        return language
+
+    def transcribe_batch(self, audio: Audio, chunks: Sequence[Chunk], language: str,
+                         prompt: str = "") -> list[list[Segment]]:
+        """Each chunk's segments. The chunks' first 30 s windows are encoded as one batch and decoded as one
+        batch at temperature 0; then each chunk goes through faster-whisper's own loop as usual, which takes
+        the batch's encoder output and first decode instead of computing them again."""
+        from faster_whisper.tokenizer import Tokenizer
+
+        tokenizer = Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual, task="transcribe",
+                              language=language)
+        features = [self.model.feature_extractor(slice_audio(audio, c)) for c in chunks]
+        encoded = self._encode([_first_window(f) for f in features])
+        options = self._options(tokenizer, prompt, condition=True)
+        first = self.model.get_prompt(tokenizer, self._prompt_tokens(tokenizer, prompt), without_timestamps=False)
+        results = self.model.model.generate(encoded.batch, [first] * len(chunks), **_t0_kwargs(self.model, options))
+        out = []
+        for i, (chunk, feats, result) in enumerate(zip(chunks, features, results)):
+            out.append(self._chunk(chunk, feats, encoded.one(i), tokenizer, prompt, (first, result)))
+        return out
+
+    def close(self) -> None:
+        self.model = None
+
+    def _chunk(self, chunk: Chunk, features, encoder_output, tokenizer, prompt: str, prefetched) -> list[Segment]:
+        """One chunk through faster-whisper's loop; a repetition loop is decoded again without the
+        previous-text prompt. Sampling at fallback temperatures is seeded by the chunk's index, so a chunk
+        decodes the same way whether or not the run was interrupted and resumed."""
+        import ctranslate2
+
+        ctranslate2.set_random_seed(chunk.index)
+        with _serving(self.model, encoder_output, *prefetched):
+            raw = self._decode(features, encoder_output, tokenizer, prompt, condition=True)
+        if repetition_loop([w.word for s in raw for w in s.words or ()]):
+            log.info("chunk %d: repetition loop, decoding again without the previous-text prompt", chunk.index)
+            raw = self._decode(features, encoder_output, tokenizer, prompt, condition=False)
+        return [_segment(s, chunk, self.options) for s in raw if s.words]
+
+    def _decode(self, features, encoder_output, tokenizer, prompt: str, condition: bool) -> list:
+        options = self._options(tokenizer, prompt, condition)
+        return list(self.model.generate_segments(features, tokenizer, options, False, encoder_output))
+
+    def _options(self, tokenizer, prompt: str, condition: bool):
+        """faster-whisper's options for what ``model.transcribe`` would be given for this chunk."""
+        from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
+
+        opts = self.options
+        temperatures = opts.temperatures if condition else tuple(t for t in opts.temperatures if t > 0) or (1.0,)
+        return TranscriptionOptions(
+            beam_size=opts.beam_size or 1, best_of=opts.best_of or 1, patience=1, length_penalty=1,
+            repetition_penalty=1, no_repeat_ngram_size=0, log_prob_threshold=opts.logprob_threshold,
+            no_speech_threshold=opts.no_speech_threshold,
+            compression_ratio_threshold=opts.compression_ratio_threshold,
+            condition_on_previous_text=condition, prompt_reset_on_temperature=0.5, temperatures=list(temperatures),
+            initial_prompt=self._prompt_tokens(tokenizer, prompt) or None, prefix=None, suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]), without_timestamps=False,
+            max_initial_timestamp=MAX_INITIAL_TIMESTAMP_S, word_timestamps=True,
+            prepend_punctuations="\"'“¿([{-", append_punctuations="\"'.。,，!！?？:：”)]}、", multilingual=False,
+            max_new_tokens=None, clip_timestamps="0", hallucination_silence_threshold=opts.hallucination_silence_s,
+            hotwords=None,
+        )
+
+    @staticmethod
+    def _prompt_tokens(tokenizer, prompt: str) -> list[int]:
+        """faster-whisper tokenizes its ``initial_prompt`` as " " + text, stripped."""
+        return tokenizer.encode(" " + prompt.strip()) if prompt else []
+
+    def _encode(self, windows: list) -> "_Encoded":
+        import numpy as np
+
+        return _Encoded(self.model, np.stack(windows))
+
+
+class _Encoded:
+    """A batch's encoder output, and each window's own slice of it (as a CPU StorageView)."""
+
+    def __init__(self, model, windows):
+        import ctranslate2
+        import numpy as np
+
+        on_cuda = model.model.device == "cuda"
+        self.batch = model.model.encode(ctranslate2.StorageView.from_array(windows), to_cpu=on_cuda)
+        self._array = np.asarray(self.batch)  # a view, shares memory with the StorageView
+        self._ctranslate2 = ctranslate2
+
+    def one(self, i: int):
+        return self._ctranslate2.StorageView.from_array(self._array[i:i + 1])
+
+
+def _first_window(features):
+    """The mel window faster-whisper's loop decodes first (``generate_segments`` at seek 0)."""
+    from faster_whisper.audio import pad_or_trim
+
+    content_frames = features.shape[-1] - 1
+    return pad_or_trim(features[:, :min(3000, content_frames)])
+
+
+def _t0_kwargs(model, options) -> dict:
+    """The arguments ``generate_with_fallback`` passes to ``generate`` at temperature 0."""
+    return dict(length_penalty=options.length_penalty, repetition_penalty=options.repetition_penalty,
+                no_repeat_ngram_size=options.no_repeat_ngram_size, max_length=model.max_length,
+                return_scores=True, return_no_speech_prob=True, suppress_blank=options.suppress_blank,
+                suppress_tokens=options.suppress_tokens,
+                max_initial_timestamp_index=int(round(options.max_initial_timestamp / model.time_precision)),
+                beam_size=options.beam_size, patience=options.patience)
+
+
+def _segment(raw, chunk: Chunk, options) -> Segment:
+    words = [(w.word, float(w.start), float(w.end), float(w.probability)) for w in raw.words]
+    return make_segment(raw.text, words, chunk, options, avg_logprob=raw.avg_logprob,
+                        no_speech_prob=raw.no_speech_prob, compression_ratio=raw.compression_ratio,
+                        temperature=raw.temperature)
+
+
+class _serving:
+    """While active, the model's CTranslate2 ``generate`` answers the chunk's first temperature-0 call on
+    its first window (same encoder output, same prompt) with the prefetched result; any other call (a
+    fallback temperature, a later window) is decoded as usual."""
+
+    def __init__(self, model, encoder_output, prompt, result):
+        self.model, self.encoder_output, self.prompt, self.result = model, encoder_output, prompt, result
+        self.served = 0
+
+    def __enter__(self):
+        real = self.model.model
+        serving = self
+
+        class Proxy:
+            def generate(self, features, prompts, **kwargs):
+                if (not serving.served and features is serving.encoder_output and prompts == [serving.prompt]
+                        and "sampling_temperature" not in kwargs):
+                    serving.served += 1
+                    return [serving.result]
+                return real.generate(features, prompts, **kwargs)
+
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+        self.real = real
+        self.model.model = Proxy()
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.model.model = self.real
+        if exc_type is None and not self.served:
+            log.warning("a prefetched first window was not used: decoded it again")
+
+
+def model_dir(model: str) -> Path:
+    """The CTranslate2 directory for ``model``: a directory path, or the store's ``ct2-<model>``."""
+    from pipeline.store.ct2_dir import is_ready
+    from pipeline.store.registry import ensure, registry
+
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not is_ready(path):
+            raise PodscribeError(f"{path}: not a CTranslate2 Whisper directory (needs model.bin, config.json, "
+                                 "tokenizer.json)")
+        return path
+    known = [n for n, spec in registry().items() if spec.kind == "ct2"]
+    if f"ct2-{model}" in known:
+        return ensure(f"ct2-{model}")
+    names = ", ".join(n.removeprefix("ct2-") for n in known)
+    raise PodscribeError(f"no CTranslate2 model {model!r} for --engine ctranslate2: use {names} or a CTranslate2 "
+                         "directory")
+
+
+def load(model: str, device: str, compute_type: str):
+    """faster-whisper's ``WhisperModel`` on the local directory (never the hub)."""
+    path = model_dir(model)
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError:
+        raise PodscribeError("--engine ctranslate2 needs faster-whisper: pip install 'podscribe[ctranslate2]'") from None
+
+    try:
+        return WhisperModel(str(path), device="cuda" if device.startswith("cuda") else "cpu",
+                            device_index=_device_index(device), compute_type=compute_type,
+                            cpu_threads=cpu_threads(), local_files_only=True)
+    except (ValueError, RuntimeError) as exc:  # a compute type the device lacks; a CUDA driver too old
+        raise PodscribeError(f"cannot load {path} with compute type {compute_type} on {device}: {exc}") from None
+
+
+def _device_index(device: str) -> int:
+    _, _, index = device.partition(":")
+    return int(index) if index.isdigit() else 0
