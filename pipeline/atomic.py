@@ -42,3 +42,16 @@ def _remove(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def atomic_publish(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Give a finished temporary file (a download's ``.part``) its final name: fsync, then rename."""
+    path = Path(path)
+    try:
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
+        raise PodscribeError(f"{path}: write failed ({reason})") from None
+    return path

@@ -12,6 +12,7 @@ from typing import Optional
 import click
 
 from pipeline.errors import PodscribeError
+from pipeline.library.cli import download_options
 
 log = logging.getLogger("pipeline")
 
@@ -64,7 +65,7 @@ def _batch_size(value: str) -> int | str:
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True)
 @click.option("-o", "--output-dir", default="outputs", show_default=True, type=click.Path(path_type=Path),
               help="Folder for the transcripts, written as <episode>.<format>.")
 @click.option("-m", "--model", default="base", show_default=True,
@@ -72,7 +73,7 @@ def _batch_size(value: str) -> int | str:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where the models run; auto takes the GPU when torch sees one.")
 @click.option("-f", "--format", "formats", default="all", show_default=True,
-              help="Comma-separated: forum, txt, md, srt, vtt, json, rttm; or all.")
+              help="Comma-separated: forum, txt, md, srt, vtt, json, rttm, podcast-json; or all.")
 @click.option("--language", default=None, help="Spoken language (en, de, ...); detected once per episode if omitted.")
 @click.option("--speakers", default=None, help='Names in order of first appearance, e.g. "BRIAN,JEFF,CHRIS".')
 @click.option("--num-speakers", type=click.IntRange(min=1), default=None, help="Exact number of speakers, when known.")
@@ -94,11 +95,14 @@ def _batch_size(value: str) -> int | str:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.option("-v", "--verbose", count=True, help="Log what each stage does.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@download_options
 def transcribe(files, output_dir, model, device, formats, language, speakers, num_speakers, min_speakers,
                max_speakers, uncertain_below, drop_uncertain, max_chunk, beam_size, batch_size, no_diarize, no_cache,
-               quiet, verbose, debug):
-    """Transcribe episodes (any audio or video file ffmpeg reads) into OUTPUT_DIR."""
-    from pipeline.cache import CACHE_DIRNAME
+               quiet, verbose, debug, audio_dir, max_size, timeout_s, force):
+    """Transcribe episodes into OUTPUT_DIR: audio or video files ffmpeg reads, folders of them, globs, or
+    http(s) URLs (downloaded into audio/<host>/). Each is recorded in OUTPUT_DIR/catalog.sqlite, and one done
+    before with the same model and options is skipped (--force runs it again)."""
+    from pipeline.library.cli import transcribe_inputs
     from pipeline.merge import MergeOptions
     from pipeline.writers import parse_formats
 
@@ -110,25 +114,8 @@ def transcribe(files, output_dir, model, device, formats, language, speakers, nu
     threshold = MergeOptions.uncertain_below if uncertain_below is None else uncertain_below
     options = _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
                              threshold, max_chunk, no_diarize, beam_size, batch_size)
-    cache_dir = None if no_cache else output_dir / CACHE_DIRNAME
-    failed = 0
-    with _sigterm_as_interrupt():
-        for n, path in enumerate(files):
-            try:
-                failed += not _transcribe_one(path, options, output_dir, cache_dir, fmts, drop_uncertain, quiet, debug)
-            except KeyboardInterrupt:
-                _interrupted(path, files[n:], cache_dir)
-    if failed:
-        click.echo(f"{failed} of {len(files)} file(s) failed", err=True)
-        sys.exit(1)
-
-
-def _interrupted(path: Path, left: tuple, cache_dir: Optional[Path]) -> None:
-    """Ctrl-C (or SIGTERM): every finished chunk is already saved; say so and how to resume."""
-    saved = f"finished chunks are saved in {cache_dir}; " if cache_dir else ""
-    click.echo(f"\ninterrupted during {path} ({len(left)} file(s) not done): {saved}"
-               f"run the same command again to resume", err=True)
-    sys.exit(130)
+    sys.exit(transcribe_inputs(files, options, output_dir, fmts, drop_uncertain, no_cache, quiet, debug, audio_dir,
+                               max_size, timeout_s, force))
 
 
 @contextlib.contextmanager
@@ -146,80 +133,6 @@ def _sigterm_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-_TRANSCRIBERS: dict = {}
-
-
-def _transcriber(options):
-    from pipeline.run import Transcriber
-
-    if options not in _TRANSCRIBERS:
-        _TRANSCRIBERS.clear()
-        _TRANSCRIBERS[options] = Transcriber(options)
-    return _TRANSCRIBERS[options]
-
-
-def _transcribe_one(path: Path, options, output_dir: Path, cache_dir: Optional[Path], fmts, drop_uncertain: bool,
-                    quiet: bool, debug: bool) -> bool:
-    from pipeline.writers import write_all
-
-    start = time.perf_counter()
-    bars = _Bars(path.name, disabled=quiet)
-    try:
-        transcript = _transcriber(options).run(path, progress=bars.update, cache_dir=cache_dir)
-        written = write_all(transcript, output_dir, fmts, drop_uncertain)
-    except PodscribeError as exc:
-        bars.close()
-        click.echo(f"error: {exc}", err=True)
-        return False
-    except KeyboardInterrupt:
-        bars.close()
-        raise
-    except Exception as exc:  # one bad file never costs the others
-        bars.close()
-        if debug:
-            raise
-        click.echo(f"error: {path}: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
-        return False
-    bars.close()
-    click.echo(_summary(transcript, time.perf_counter() - start, written))
-    return True
-
-
-def _summary(transcript, wall_s: float, written) -> str:
-    words = transcript.words
-    marked = sum(w.uncertain for w in words) / len(words) if words else 0.0
-    rtf = wall_s / transcript.duration_s if transcript.duration_s else 0.0
-    where = str(Path(written[0]).parent / transcript.episode) + ".*" if written else "nothing written"
-    if not words:
-        return f"{transcript.episode}: {transcript.duration_s:.1f} s of audio, no speech found -> {where}"
-    return (f"{transcript.episode}: {transcript.duration_s:.1f} s of audio in {wall_s:.1f} s (RTF {rtf:.2f}), "
-            f"{len(words)} words, {len(transcript.speakers)} speakers, {marked:.1%} marked [?] -> {where}")
-
-
-class _Bars:
-    """One tqdm bar per stage, on stderr; progress bars live in the CLI only."""
-
-    def __init__(self, name: str, disabled: bool):
-        self.name, self.disabled, self.bars = name, disabled, {}
-
-    def update(self, stage: str, done: int, total: int) -> None:
-        if self.disabled:
-            return
-        from tqdm import tqdm
-
-        bar = self.bars.get(stage)
-        if bar is None:
-            bar = self.bars[stage] = tqdm(total=total, desc=f"{self.name} {stage}", unit="chunk" if stage == "transcribe" else "step",
-                                          leave=False, file=sys.stderr, disable=None)
-        bar.total = max(total, bar.n)
-        bar.update(done - bar.n)
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
-        self.bars = {}
 
 
 @main.group()
@@ -260,3 +173,7 @@ def models_prepare(names) -> None:
 from pipeline.evaluate.cli import evaluate  # noqa: E402  (attached last: a thin command of its own module)
 
 main.add_command(evaluate)
+from pipeline.library.cli import feed_command, status  # noqa: E402  (feeds, the catalog: pipeline/library)
+
+main.add_command(feed_command(transcribe))
+main.add_command(status)

@@ -8,7 +8,7 @@ from typing import Callable, TextIO
 from pipeline.atomic import atomic_write_text
 from pipeline.errors import PodscribeError
 from pipeline.types import Transcript
-from pipeline.writers import forum, json_format, markdown, rttm, subtitles, text
+from pipeline.writers import forum, json_format, markdown, podcast_json, rttm, subtitles, text
 
 Writer = Callable[..., None]
 
@@ -20,6 +20,7 @@ WRITERS: dict[str, tuple[str, Writer]] = {
     "vtt": ("vtt", subtitles.write_vtt),
     "json": ("json", json_format.write),
     "rttm": ("rttm", rttm.write),
+    "podcast-json": ("podcast.json", podcast_json.write),  # Podcasting 2.0 <podcast:transcript> JSON
 }
 
 

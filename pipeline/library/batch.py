@@ -1,0 +1,421 @@
+"""Inputs -> jobs -> one run per episode, recorded in the catalog.
+
+``plan_inputs`` turns what the command line names (files, folders, globs, URLs) into :class:`EpisodeJob`s,
+``plan_feed`` does the same for a feed's episodes; ``run_batch`` skips what the catalog says is done with the
+same options, marks the rest pending and hands them to an executor, which calls :func:`run_episode` for each
+(the default runs them here, one after another; another executor can run them elsewhere: a job and its
+result are plain frozen values). ``run_episode`` downloads if needed, transcribes, writes the outputs and
+returns an :class:`EpisodeResult`; it never raises for a bad episode, so one never costs the others.
+"""
+from __future__ import annotations
+
+import dataclasses
+import glob
+import hashlib
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence
+from urllib.parse import unquote, urlsplit
+
+from pipeline.cache import CACHE_DIRNAME, key_digest
+from pipeline.errors import PodscribeError
+from pipeline.library.catalog import Catalog, EpisodeRecord, Outcome
+from pipeline.library.download import DownloadOptions, check_url, download, is_url
+from pipeline.library.feed import Episode, Feed
+from pipeline.library.names import safe_filename, safe_join, slugify
+from pipeline.library.publish import PublishOptions, publish
+from pipeline.library.vocabulary import names_from
+from pipeline.run import RunOptions
+from pipeline.types import Transcript
+from pipeline.writers import WRITERS, write_all
+
+log = logging.getLogger(__name__)
+
+#: what a folder given on the command line is searched for (any of them ffmpeg reads)
+AUDIO_EXTENSIONS = frozenset(".mp3 .m4a .m4b .aac .wav .flac .ogg .oga .opus .wma .aiff .aif .mp4 .m4v .mov .mkv "
+                             ".webm .avi".split())
+_TYPE_EXTENSIONS = {"audio/mpeg": ".mp3", "audio/mp3": ".mp3", "audio/mp4": ".m4a", "audio/x-m4a": ".m4a",
+                    "audio/aac": ".aac", "audio/ogg": ".ogg", "audio/opus": ".opus", "audio/wav": ".wav",
+                    "audio/x-wav": ".wav", "audio/flac": ".flac", "video/mp4": ".mp4"}
+
+#: (stage, done, total): the transcriber's stages, and "download" in bytes
+Progress = Optional[Callable[[str, int, int], None]]
+
+
+@dataclass(frozen=True)
+class EpisodeJob:
+    """One episode to run: its catalog identity, where its audio is (or will be) and what to record."""
+
+    record: EpisodeRecord
+    path: str  # the local audio file (for a URL: where the download goes)
+    url: Optional[str] = None  # downloaded to ``path`` first when set
+    expected_length: Optional[int] = None  # bytes the feed declares
+    duration_s: Optional[float] = None  # known or estimated before running (for the progress bar)
+    metadata: dict = field(default_factory=dict)  # goes into the transcript's ``metadata``
+    vocabulary: tuple[str, ...] = ()  # names from the show notes, for the transcriber's prompt
+
+    @property
+    def key(self) -> str:
+        return self.record.key
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    run: RunOptions = field(default_factory=RunOptions)
+    formats: tuple[str, ...] = tuple(WRITERS)
+    drop_uncertain: bool = False
+    use_cache: bool = True  # the resume cache in OUTPUT_DIR/.podscribe-cache
+    force: bool = False  # run episodes the catalog says are done
+    download: DownloadOptions = field(default_factory=DownloadOptions)
+    publish: Optional[PublishOptions] = None
+    debug: bool = False  # let unexpected exceptions through
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.formats if f not in WRITERS]
+        if unknown or not self.formats:
+            raise PodscribeError(f"unknown format(s) {unknown}: choose from {', '.join(WRITERS)}")
+
+    @property
+    def key(self) -> str:
+        """What "the same model and options" means for the catalog: everything that changes the outputs."""
+        return key_digest({"catalog": self.recorded(), "formats": sorted(self.formats),
+                           "drop_uncertain": self.drop_uncertain})
+
+    def recorded(self) -> dict:
+        """The run options as the catalog records them (batch size left out: it changes no word)."""
+        run = asdict(self.run)
+        run["transcribe"].pop("batch_size", None)
+        return run
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    key: str
+    name: str
+    source: str
+    status: str  # done | failed | skipped
+    error: Optional[str] = None
+    outputs: tuple[str, ...] = ()
+    sha256: Optional[str] = None
+    audio_path: Optional[str] = None
+    duration_s: Optional[float] = None
+    wall_s: float = 0.0
+    words: int = 0
+    speakers: int = 0
+    marked: float = 0.0  # share of words marked [?]
+    timings: dict = field(default_factory=dict)
+    tags: tuple[str, ...] = ()  # <podcast:transcript> lines, when published
+
+    def line(self) -> str:
+        """The one line a person reads for this episode."""
+        if self.status == "failed":
+            return f"error: {self.error}"
+        where = str(Path(self.outputs[0]).parent / self.name) + ".*" if self.outputs else "nothing written"
+        if self.status == "skipped":
+            return f"{self.name}: already done with these options -> {where}"
+        if not self.words:
+            return f"{self.name}: {self.duration_s or 0:.1f} s of audio, no speech found -> {where}"
+        rtf = self.wall_s / self.duration_s if self.duration_s else 0.0
+        return (f"{self.name}: {self.duration_s:.1f} s of audio in {self.wall_s:.1f} s (RTF {rtf:.2f}), "
+                f"{self.words} words, {self.speakers} speakers, {self.marked:.1%} marked [?] -> {where}")
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    results: tuple[EpisodeResult, ...]
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) during ``job``; ``left`` jobs, that one included, are not done."""
+
+    def __init__(self, job: EpisodeJob, left: int):
+        super().__init__(job.record.source)
+        self.job, self.left = job, left
+
+
+class Reporter(Protocol):
+    def planned(self, plan: "Plan") -> None: ...
+
+    def progress(self, job: EpisodeJob, stage: str, done: int, total: int) -> None: ...
+
+    def finished(self, job: EpisodeJob, result: EpisodeResult) -> None: ...
+
+
+class SilentReporter:
+    def planned(self, plan) -> None:
+        pass
+
+    def progress(self, job, stage, done, total) -> None:
+        pass
+
+    def finished(self, job, result) -> None:
+        pass
+
+
+#: runs jobs and yields each one's result as it ends (in any order)
+Executor = Callable[[Sequence[EpisodeJob], BatchOptions, Path, Reporter], Iterable[EpisodeResult]]
+
+
+# ---------------------------------------------------------------- planning
+
+
+def plan_inputs(inputs: Sequence[str], audio_dir: Path) -> tuple[list[EpisodeJob], list[EpisodeResult]]:
+    """Jobs for files, folders (their audio and video files, recursively), globs and http(s) URLs; an input
+    that names nothing runnable becomes a failed result instead."""
+    jobs: dict[str, EpisodeJob] = {}
+    failures = []
+    for text in inputs:
+        try:
+            for job in _jobs_for(text, audio_dir):
+                jobs.setdefault(job.key, job)
+        except PodscribeError as exc:
+            failures.append(EpisodeResult(key="", name=Path(text).name, source=text, status="failed", error=str(exc)))
+    return list(jobs.values()), failures
+
+
+def _jobs_for(text: str, audio_dir: Path) -> list[EpisodeJob]:
+    if is_url(text):
+        return [_url_job(check_url(text), audio_dir)]
+    path = Path(text)
+    if not path.exists() and any(c in text for c in "*?["):
+        matches = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+        if not matches:
+            raise PodscribeError(f"{text}: no files match")
+        return [_file_job(p) for p in matches]
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        if not found:
+            raise PodscribeError(f"{path}: is a directory with no audio or video files")
+        return [_file_job(p) for p in found]
+    return [_file_job(path)]
+
+
+def _file_job(path: Path) -> EpisodeJob:
+    from pipeline.decode import check_readable, file_sha256, probe_duration_s
+
+    check_readable(path)
+    sha = file_sha256(path)
+    record = EpisodeRecord(key=f"sha256:{sha}", kind="file", source=str(path), name=path.stem, sha256=sha)
+    return EpisodeJob(record=record, path=str(path), duration_s=probe_duration_s(path))
+
+
+def _url_job(url: str, audio_dir: Path) -> EpisodeJob:
+    parts = urlsplit(url)
+    filename = safe_filename(unquote(parts.path.rsplit("/", 1)[-1]))
+    dest = safe_join(audio_dir, slugify(parts.hostname or "downloads"), filename)
+    record = EpisodeRecord(key=f"url:{url}", kind="url", source=url, name=Path(filename).stem)
+    return EpisodeJob(record=record, path=str(dest), url=url, metadata={"enclosure_url": url})
+
+
+def plan_feed(feed: Feed, audio_dir: Path, limit: Optional[int] = None, since: Optional[str] = None) -> list[EpisodeJob]:
+    """Jobs for a feed's episodes, newest first: those dated ``since`` (YYYY-MM-DD) or later, at most ``limit``."""
+    episodes = sorted(feed.episodes, key=lambda e: e.date or "", reverse=True)
+    if since:
+        episodes = [e for e in episodes if e.date and e.date >= since]
+    if limit is not None:
+        episodes = episodes[:limit]
+    show_dir = slugify(feed.title or urlsplit(feed.source).hostname or Path(feed.source).stem)
+    names: set[str] = set()
+    jobs = []
+    for episode in episodes:
+        name = episode.name
+        if name in names:  # two items with the same title and date
+            name = f"{name}-{hashlib.sha256(episode.guid.encode()).hexdigest()[:6]}"
+        names.add(name)
+        jobs.append(_feed_job(feed, episode, name, safe_join(audio_dir, show_dir, name + _extension(episode))))
+    return jobs
+
+
+def _feed_job(feed: Feed, episode: Episode, name: str, dest: Path) -> EpisodeJob:
+    record = EpisodeRecord(key=f"guid:{episode.guid}", kind="feed", source=episode.enclosure_url, name=name,
+                           feed=feed.source, show=episode.show, title=episode.title, date=episode.date,
+                           guid=episode.guid)
+    return EpisodeJob(record=record, path=str(dest), url=episode.enclosure_url,
+                      expected_length=episode.enclosure_length, duration_s=episode.duration_s,
+                      metadata=episode.metadata(feed.source),
+                      vocabulary=names_from(feed.title, f"{episode.title}.\n{episode.description}"))
+
+
+def _extension(episode: Episode) -> str:
+    suffix = Path(urlsplit(episode.enclosure_url).path).suffix.lower()
+    if suffix in AUDIO_EXTENSIONS:
+        return suffix
+    return _TYPE_EXTENSIONS.get(episode.enclosure_type.lower(), ".audio")
+
+
+# ---------------------------------------------------------------- running
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a batch will do: the jobs to run (and why each runs) and the results of those it skips."""
+
+    todo: tuple[EpisodeJob, ...]
+    skipped: tuple[EpisodeResult, ...]
+    reasons: tuple[str, ...]  # per job in ``todo``: new | retry | changed | forced
+
+    def describe(self) -> str:
+        """``3 new, 41 already done`` (and how many are retried or re-run with other options)."""
+        counts = {reason: self.reasons.count(reason) for reason in dict.fromkeys(self.reasons)}
+        words = {"new": "new", "retry": "to retry", "changed": "to redo (other options or outputs missing)",
+                 "forced": "to redo (--force)"}
+        parts = [f"{counts.get('new', 0)} new"] + [f"{n} {words[r]}" for r, n in counts.items() if r != "new"]
+        return ", ".join(parts + [f"{len(self.skipped)} already done"])
+
+
+def plan_batch(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Path, catalog: Catalog) -> Plan:
+    """Split ``jobs`` into those to run and those the catalog says are done with these options."""
+    todo, reasons, skipped = [], [], []
+    for job in jobs:
+        reason = _why_run(job, options, catalog)
+        if reason is None:
+            skipped.append(_skipped(job, catalog, options, output_dir))
+        else:
+            todo.append(job)
+            reasons.append(reason)
+    return Plan(tuple(todo), tuple(skipped), tuple(reasons))
+
+
+def _why_run(job: EpisodeJob, options: BatchOptions, catalog: Catalog) -> Optional[str]:
+    """Why ``job`` runs (new, retry, changed, forced), or None when it is done with these options."""
+    row = catalog.get(job.key)
+    if row is None:
+        return "new"
+    if options.force:
+        return "forced"
+    if catalog.is_done(job.key, options.key):
+        return None
+    return "changed" if row.status == "done" else "retry"
+
+
+def run_batch(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Path, catalog: Catalog,
+              reporter: Reporter = SilentReporter(), execute: Optional[Executor] = None) -> BatchSummary:
+    """Skip what is done, run the rest through ``execute``, record every start and end in ``catalog``."""
+    plan = plan_batch(jobs, options, output_dir, catalog)
+    reporter.planned(plan)
+    for job in plan.todo:
+        catalog.start(job.record, options.run.transcribe.model, options.key, options.recorded())
+    by_key = {job.key: job for job in plan.todo}
+    results: dict[str, EpisodeResult] = {}
+    try:
+        for result in (execute or run_here)(plan.todo, options, output_dir, reporter):
+            results[result.key] = result
+            catalog.finish(result.key, _outcome(result))
+            reporter.finished(by_key[result.key], result)
+    except KeyboardInterrupt:
+        left = [job for job in plan.todo if job.key not in results]
+        raise BatchInterrupted(left[0] if left else plan.todo[-1], len(left)) from None
+    return BatchSummary(plan.skipped + tuple(results[j.key] for j in plan.todo if j.key in results))
+
+
+def run_here(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Path,
+             reporter: Reporter, transcriber=None) -> Iterator[EpisodeResult]:
+    """The default executor: each job in this process, one after another, the model loaded once."""
+    for job in jobs:
+        yield run_episode(job, options, output_dir, transcriber=transcriber,
+                          progress=lambda stage, done, total, job=job: reporter.progress(job, stage, done, total))
+
+
+def run_episode(job: EpisodeJob, options: BatchOptions, output_dir: Path, transcriber=None,
+                progress: Progress = None) -> EpisodeResult:
+    """Download (if needed), transcribe and write one episode; a failure is returned, never raised
+    (Ctrl-C is raised). ``transcriber``: anything with ``run(path, progress, cache_dir) -> Transcript``,
+    by default a :class:`pipeline.run.Transcriber` kept for the options."""
+    start = time.perf_counter()
+    try:
+        path = _fetch(job, options.download, progress)
+        runner = transcriber or transcriber_for(episode_options(options.run, job.vocabulary))
+        cache_dir = output_dir / CACHE_DIRNAME if options.use_cache else None
+        transcript = runner.run(path, progress=progress, cache_dir=cache_dir)
+        transcript = dataclasses.replace(transcript, episode=job.record.name, source=job.record.source,
+                                         metadata={**transcript.metadata, **job.metadata})
+        written = write_all(transcript, output_dir, options.formats, options.drop_uncertain)
+        tags = publish(transcript, options.publish, options.drop_uncertain) if options.publish else ()
+    except KeyboardInterrupt:
+        raise
+    except PodscribeError as exc:
+        return _failed(job, str(exc), time.perf_counter() - start)
+    except Exception as exc:  # one bad episode never costs the others
+        if options.debug:
+            raise
+        return _failed(job, f"{job.record.source}: {type(exc).__name__}: {exc} (run with --debug for details)",
+                       time.perf_counter() - start)
+    return _done(job, transcript, written, tags, path, time.perf_counter() - start)
+
+
+def episode_options(run: RunOptions, vocabulary: tuple[str, ...]) -> RunOptions:
+    """The run options for one episode: its names as the transcriber's vocabulary, where that option exists."""
+    fields = {f.name for f in dataclasses.fields(run.transcribe)}
+    if not vocabulary or "vocabulary" not in fields:
+        return run
+    return dataclasses.replace(run, transcribe=dataclasses.replace(run.transcribe, vocabulary=tuple(vocabulary)))
+
+
+_TRANSCRIBERS: dict = {}
+
+
+def transcriber_for(options: RunOptions):
+    """One :class:`pipeline.run.Transcriber` (and so one loaded model) per options, the last one kept."""
+    from pipeline.run import Transcriber
+
+    if options not in _TRANSCRIBERS:
+        _TRANSCRIBERS.clear()
+        _TRANSCRIBERS[options] = Transcriber(options)
+    return _TRANSCRIBERS[options]
+
+
+def _fetch(job: EpisodeJob, options: DownloadOptions, progress: Progress) -> str:
+    if job.url is None:
+        return job.path
+    tick = (lambda done, total: progress("download", done, total or 0)) if progress else None
+    return str(download(job.url, Path(job.path), options, job.expected_length, tick))
+
+
+def _done(job: EpisodeJob, transcript: Transcript, written: list[Path], tags: tuple[str, ...], path: str,
+          wall_s: float) -> EpisodeResult:
+    words = transcript.words
+    return EpisodeResult(
+        key=job.key, name=job.record.name, source=job.record.source, status="done",
+        outputs=tuple(str(p) for p in written), sha256=transcript.sha256, audio_path=path,
+        duration_s=transcript.duration_s, wall_s=wall_s, words=len(words), speakers=len(transcript.speakers),
+        marked=sum(w.uncertain for w in words) / len(words) if words else 0.0, timings=dict(transcript.timings_s),
+        tags=tags)
+
+
+def _failed(job: EpisodeJob, error: str, wall_s: float) -> EpisodeResult:
+    return EpisodeResult(key=job.key, name=job.record.name, source=job.record.source, status="failed",
+                         error=error, wall_s=wall_s, duration_s=job.duration_s)
+
+
+def _skipped(job: EpisodeJob, catalog: Catalog, options: BatchOptions, output_dir: Path) -> EpisodeResult:
+    """A done episode; published now if ``--publish`` asks for it and it is not there yet."""
+    row = catalog.get(job.key)
+    tags: tuple[str, ...] = ()
+    if options.publish:
+        tags = _publish_from_outputs(row.name, options, output_dir)
+    return EpisodeResult(key=job.key, name=row.name, source=row.source, status="skipped", outputs=row.outputs,
+                         sha256=row.sha256, audio_path=row.audio_path, duration_s=row.duration_s, tags=tags)
+
+
+def _publish_from_outputs(name: str, options: BatchOptions, output_dir: Path) -> tuple[str, ...]:
+    """Publish a done episode from its JSON transcript (rewriting the same files is harmless)."""
+    from pipeline.writers import json_format, output_path
+
+    source = output_path(output_dir, name, "json")
+    if not source.is_file():
+        log.warning("%s: not published, its JSON transcript is not in %s", name, output_dir)
+        return ()
+    with open(source, encoding="utf-8") as f:
+        return publish(json_format.read(f), options.publish, options.drop_uncertain)
+
+
+def _outcome(result: EpisodeResult) -> Outcome:
+    return Outcome(status=result.status, error=result.error, sha256=result.sha256, audio_path=result.audio_path,
+                   outputs=result.outputs, duration_s=result.duration_s, wall_s=round(result.wall_s, 3),
+                   timings=result.timings)
