@@ -69,6 +69,8 @@ def transcribe_inputs(inputs, run_options, output_dir: Path, formats, drop_uncer
         from pipeline.library.progress import summary_table
 
         click.echo(summary_table(results))
+    elif results and results[0].status == "skipped":
+        click.echo(results[0].line())
     if failed:
         click.echo(f"{failed} of {len(results)} file(s) failed", err=True)
     return 1 if failed else 0

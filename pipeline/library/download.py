@@ -28,7 +28,6 @@ ByteProgress = Optional[Callable[[int, Optional[int]], None]]
 GB = 1024 ** 3
 FEED_MAX_BYTES = 64 * 1024 ** 2
 _HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body)", re.IGNORECASE)
-_BLOCK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ def fetch_bytes(url: str, options: DownloadOptions = DownloadOptions(), limit: i
             if response.status_code != 200:
                 raise PodscribeError(f"{url}: HTTP {response.status_code} {response.reason_phrase}")
             body = bytearray()
-            for block in response.iter_bytes(_BLOCK):
+            for block in response.iter_bytes():
                 body += block
                 if len(body) > limit:
                     raise PodscribeError(f"{url}: more than {limit // 1024 ** 2} MB, not a feed")
@@ -167,7 +166,7 @@ def _stream(url: str, response, part: Path, offset: int, total: Optional[int], o
         f.truncate()
         if progress:
             progress(done, total)
-        for block in response.iter_bytes(_BLOCK):
+        for block in response.iter_raw():  # as received: bytes read before a failure are kept for resuming
             done += len(block)
             if done > options.max_size:
                 f.close()
@@ -210,8 +209,8 @@ def _client(options: DownloadOptions):
     import httpx
 
     timeout = httpx.Timeout(options.timeout_s)
-    return httpx.Client(timeout=timeout, follow_redirects=False, headers={"User-Agent": "podscribe"},
-                        trust_env=False)
+    return httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
+                        headers={"User-Agent": "podscribe", "Accept-Encoding": "identity"})
 
 
 def _open(client, url: str, headers: dict[str, str], options: DownloadOptions):

@@ -65,14 +65,16 @@ def parse_feed(data: bytes, source: str) -> Feed:
     """The show and its episodes with audio; a one-line error for malformed XML or a feed with none."""
     import feedparser
 
-    headers = {"content-location": source} if is_url(source) else {}
+    if not data.strip():
+        raise PodscribeError(f"{source}: empty, not a readable feed")
+    headers = {"content-type": "application/xml"} | ({"content-location": source} if is_url(source) else {})
     parsed = feedparser.parse(data, response_headers=headers, sanitize_html=False)
     show = _clean(parsed.feed.get("title", ""))
-    if parsed.bozo and not parsed.entries:
-        raise PodscribeError(f"{source}: not a readable feed ({_bozo_reason(parsed.bozo_exception)})")
-    if parsed.bozo:
-        log.warning("%s: feed has errors, read anyway (%s)", source, _bozo_reason(parsed.bozo_exception))
     episodes = tuple(ep for ep in (_episode(show, entry) for entry in parsed.entries) if ep is not None)
+    if parsed.bozo and not episodes:
+        raise PodscribeError(f"{source}: not a readable feed ({_bozo_reason(parsed.bozo_exception)})")
+    if parsed.bozo:  # feedparser's lenient parser recovered the episodes: go on, but say so
+        log.warning("%s: feed has errors, read anyway (%s)", source, _bozo_reason(parsed.bozo_exception))
     if not episodes:
         what = f"{len(parsed.entries)} item(s), none with an audio enclosure" if parsed.entries else "no episodes"
         raise PodscribeError(f"{source}: {what}")
