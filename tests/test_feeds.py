@@ -390,3 +390,41 @@ def test_each_episode_gets_the_names_from_its_show_notes(tmp_path, server, fake)
         job = pipeline.library.batch.plan_feed(
             pipeline.library.feed.load_feed(str(server.root / "feed.xml")), tmp_path / "a")[0]
         assert {"Brian Ducharme", "Jeff Dike", "UML", "Open Source Hour"} <= set(job.vocabulary)
+
+
+# ---------------------------------------------------------------- the real thing
+
+
+@pytest.mark.slow
+def test_feed_end_to_end_with_the_real_models(tmp_path):
+    """`podscribe feed` on a local feed of one 8 s clip of the bundled interview, tiny.en and diarization."""
+    import subprocess
+
+    root = tmp_path / "www"
+    root.mkdir()
+    clip = root / "vsm-1.mp3"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", "audio/samples/interview.flac", "-t", "8", "-ac", "1",
+                    "-b:a", "64k", str(clip)], check=True, cwd=Path(__file__).resolve().parent.parent)
+    server = FeedServer(root)
+    try:
+        episode = {"title": "Jeff Dike on User-mode Linux", "guid": "vsm-1", "date": "2026-11-20",
+                   "url": f"{server.url}/files/vsm-1.mp3", "length": clip.stat().st_size,
+                   "description": "Brian Ducharme talks with Jeff Dike about UML."}
+        url = write_feed(server, [episode], title="Virtual Strategy Magazine")
+        args = ("feed", url, "-o", tmp_path / "out", "--audio-dir", tmp_path / "audio", "-m", "tiny.en", "-q",
+                "--publish", tmp_path / "pub")
+        first = run(*args)
+        assert first.exit_code == 0, first.output
+        assert "1 new, 0 already done" in first.output
+        data = json.loads((tmp_path / "out" / "2026-11-20-jeff-dike-on-user-mode-linux.json").read_text())
+        text = " ".join(w["text"] for t in data["turns"] for w in t["words"]).lower()
+        assert "listening" in text and "podcast" in text, text
+        assert data["metadata"]["guid"] == "vsm-1" and data["metadata"]["show"] == "Virtual Strategy Magazine"
+        assert data["models"]["whisper"] == "tiny.en"
+        segments = json.loads((tmp_path / "pub" / "2026-11-20-jeff-dike-on-user-mode-linux.podcast.json")
+                              .read_text())["segments"]
+        assert segments and "listening" in " ".join(s["body"] for s in segments).lower()
+        second = run(*args)
+        assert second.exit_code == 0 and "0 new, 1 already done" in second.output
+    finally:
+        server.close()

@@ -13,9 +13,9 @@ from pipeline.library.batch import EpisodeJob, EpisodeResult, Plan
 class CliReporter:
     def __init__(self, quiet: bool = False, always_say_plan: bool = True):
         self.quiet, self.always_say_plan = quiet, always_say_plan
-        self.hours = None  # the batch bar, in hours of audio
+        self.hours = None  # the batch bar: seconds of audio, shown in hours (or minutes for a short batch)
         self.stage = None  # the running episode's bar: (job key, stage, tqdm)
-        self.credited: dict[str, float] = {}  # hours already counted on the batch bar per job
+        self.credited: dict[str, float] = {}  # seconds already counted on the batch bar per job
 
     def planned(self, plan: Plan) -> None:
         if self.always_say_plan or plan.skipped or set(plan.reasons) - {"new"}:
@@ -27,10 +27,12 @@ class CliReporter:
             return
         from tqdm import tqdm
 
-        total = sum(job.duration_s or 0.0 for job in plan.todo) / 3600
-        self.hours = tqdm(total=round(total, 4), desc=f"{len(plan.todo)} episode(s)", unit="h", file=sys.stderr,
-                          bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.2f}/{total:.2f} h of audio "
-                                     "[{elapsed}<{remaining}]", disable=None)
+        total_s = sum(job.duration_s or 0.0 for job in plan.todo)
+        unit, scale = ("h", 1 / 3600) if total_s >= 3600 else ("min", 1 / 60)
+        self.hours = tqdm(total=total_s, desc=f"{len(plan.todo)} episode(s)", unit=unit, unit_scale=scale,
+                          file=sys.stderr, leave=False, disable=None,
+                          bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} {unit} of audio "
+                                     "[{elapsed}<{remaining}]")
 
     def progress(self, job: EpisodeJob, stage: str, done: int, total: int) -> None:
         if self.quiet:
@@ -39,16 +41,17 @@ class CliReporter:
         if bar is not None:
             bar.total = max(total, bar.n) or None
             bar.update(done - bar.n)
+            bar.refresh()
         if stage == "transcribe" and total and job.duration_s:
-            self._credit(job, job.duration_s / 3600 * done / total)
+            self._credit(job, job.duration_s * done / total)
 
     def finished(self, job: EpisodeJob, result: EpisodeResult) -> None:
         self._close_stage()
         if self.hours is not None:
-            actual = (result.duration_s or job.duration_s or 0.0) / 3600
+            actual_s = result.duration_s or job.duration_s or 0.0
             if not job.duration_s:  # unknown before the run: the batch grows by it
-                self.hours.total = round((self.hours.total or 0) + actual, 4)
-            self._credit(job, actual)
+                self.hours.total = (self.hours.total or 0) + actual_s
+            self._credit(job, actual_s)
         _echo(result.line(), err=result.status == "failed", bar=self.hours)
         if result.tags:
             _echo_tags(result.tags, bar=self.hours)
@@ -59,13 +62,13 @@ class CliReporter:
             self.hours.close()
             self.hours = None
 
-    def _credit(self, job: EpisodeJob, hours: float) -> None:
+    def _credit(self, job: EpisodeJob, seconds: float) -> None:
         if self.hours is None:
             return
-        step = hours - self.credited.get(job.key, 0.0)
+        step = seconds - self.credited.get(job.key, 0.0)
         if step > 0:
             self.hours.update(step)
-            self.credited[job.key] = hours
+            self.credited[job.key] = seconds
 
     def _stage_bar(self, job: EpisodeJob, stage: str, total: int):
         from tqdm import tqdm
