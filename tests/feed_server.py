@@ -62,6 +62,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if kind == "cut-unsized":  # no Content-Length, half the file, then closes
             data = (state.root / name).read_bytes()
             return self._send(200, data[: len(data) // 2], length=None, close=True)
+        if kind == "unsized":  # the whole file, no Content-Length
+            return self._send(200, (state.root / name).read_bytes(), length=None, close=True)
         if kind == "flaky":  # stops half-way while flaky_left says so, then serves ranges
             if state.flaky_left.get(name, 0) > 0:
                 state.flaky_left[name] -= 1

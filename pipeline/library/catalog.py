@@ -130,9 +130,9 @@ class Catalog:
         return _row(found) if found else None
 
     def rows(self, status: Optional[str] = None, limit: Optional[int] = None) -> list[Row]:
-        """Rows, most recently changed first, optionally of one status."""
+        """Rows, newest episode first (then most recently changed), optionally of one status."""
         where, args = ("WHERE status = ?", [status]) if status else ("", [])
-        sql = f"SELECT * FROM episodes {where} ORDER BY updated_at DESC, key" + (" LIMIT ?" if limit else "")
+        sql = f"SELECT * FROM episodes {where} ORDER BY COALESCE(date, '') DESC, updated_at DESC, key" + (" LIMIT ?" if limit else "")
         with self._connect() as conn:
             return [_row(r) for r in conn.execute(sql, args + ([limit] if limit else []))]
 

@@ -88,7 +88,9 @@ def _run(jobs, options, output_dir: Path, catalog, quiet: bool, always_say_plan:
             return run_batch(jobs, options, output_dir, catalog, reporter).results
     except BatchInterrupted as stop:
         reporter.close()
-        cache_dir = output_dir / ".podscribe-cache"
+        from pipeline.cache import CACHE_DIRNAME
+
+        cache_dir = output_dir / CACHE_DIRNAME
         saved = f"finished chunks are saved in {cache_dir}; " if options.use_cache else ""
         click.echo(f"\ninterrupted during {stop.job.record.source} ({stop.left} file(s) not done): {saved}"
                    f"run the same command again to resume", err=True)

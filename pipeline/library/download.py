@@ -71,7 +71,7 @@ def fetch_bytes(url: str, options: DownloadOptions = DownloadOptions(), limit: i
             for block in response.iter_bytes():
                 body += block
                 if len(body) > limit:
-                    raise PodscribeError(f"{url}: more than {limit // 1024 ** 2} MB, not a feed")
+                    raise PodscribeError(f"{url}: more than {_mb(limit)}, not a feed")
             return bytes(body)
         except httpx.HTTPError as exc:
             raise PodscribeError(f"{url}: {_reason(exc)}") from None
@@ -239,7 +239,8 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     if isinstance(exc, httpx.RemoteProtocolError):
-        return "the server closed the connection mid-file" if "incomplete" in str(exc).lower() else str(exc)
+        closed = "complete message body" in str(exc) or "incomplete" in str(exc).lower()
+        return "the server closed the connection mid-file" if closed else str(exc)
     if isinstance(exc, httpx.ConnectError):
         return f"cannot connect ({exc})"
     return str(exc) or type(exc).__name__
@@ -262,7 +263,11 @@ def _load_meta(part: Path) -> Optional[dict]:
 
 
 def _mb(n: int) -> str:
-    return f"{n / 1024 ** 2:.1f} MB"
+    """A size as people read it: ``6.2 KB``, ``48.0 MB``, ``4.0 GB``."""
+    for unit, size in (("GB", GB), ("MB", 1024 ** 2), ("KB", 1024)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
 
 
 def _of(total: Optional[int]) -> str:
