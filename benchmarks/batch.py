@@ -19,7 +19,7 @@ sys.path.insert(0, str(REPO))
 from pipeline.chunk import envelope_db, plan_chunks  # noqa: E402
 from pipeline.decode import decode  # noqa: E402
 from pipeline.device import resolve_device  # noqa: E402
-from pipeline.store.registry import load_whisper  # noqa: E402
+from pipeline.asr.whisper import WhisperEngine  # noqa: E402
 from pipeline.transcribe import TranscribeOptions, transcribe  # noqa: E402
 
 
@@ -38,7 +38,7 @@ def main() -> None:
     device = resolve_device(args.device)
     audio = decode(args.audio)
     chunks = plan_chunks(envelope_db(audio.samples, audio.sample_rate))
-    model = load_whisper(args.model, device)
+    engine = WhisperEngine(TranscribeOptions(model=args.model), device)
     print(f"model {args.model} on {device}, {args.audio.name}: {len(chunks)} chunks, {audio.duration_s:.1f} s")
     print(f"{'batch':>6}{'wall s':>9}  same words as batch 1")
     reference = None
@@ -47,7 +47,7 @@ def main() -> None:
         best = float("inf")
         for _ in range(args.repeat):
             start = time.perf_counter()
-            _, per_chunk = transcribe(audio, chunks, options, model, language="en")
+            per_chunk = transcribe(engine, audio, chunks, options, "en")
             best = min(best, time.perf_counter() - start)
         reference = reference if reference is not None else words(per_chunk)
         print(f"{size:>6}{best:>9.1f}  {words(per_chunk) == reference}")

@@ -13,13 +13,14 @@ import time
 
 
 def _row(name: str) -> tuple:
+    from pipeline.asr import whisper as whisper_engine
     from pipeline.store import registry as models
 
     started = time.perf_counter()
     path = models.prepare(name)
     converted = time.perf_counter() - started
     started = time.perf_counter()
-    model = models.load_whisper(name, "cpu")
+    model = whisper_engine.load(name, "cpu")
     loaded = time.perf_counter() - started
     params = sum(p.numel() for p in model.parameters()) / 1e6
     return name, f"{converted:.2f}", f"{loaded:.2f}", f"{path.stat().st_size / 1e6:.0f}", f"{params:.0f}M"

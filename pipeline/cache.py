@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from pipeline.atomic import atomic_write_text
+from pipeline.files import atomic_write_text
 from pipeline.types import Chunk, Diarization, Segment, SpeakerTurn, Word
 
 log = logging.getLogger(__name__)
@@ -67,11 +67,17 @@ class EpisodeCache:
         data = _load(self.diarize_file)
         if not data:
             return None
-        return Diarization(turns=_turns(data["turns"]), exclusive=_turns(data["exclusive"]))
+        if "speech" not in data:
+            return None  # made before speech activity was kept: redone
+        centroids = tuple((label, tuple(vector)) for label, vector in data.get("centroids", []))
+        return Diarization(turns=_turns(data["turns"]), exclusive=_turns(data["exclusive"]), centroids=centroids,
+                           speech=tuple(tuple(span) for span in data["speech"]))
 
     def save_diarization(self, diarization: Diarization) -> None:
         _save(self.diarize_file, {"key": self._diarize_key, "turns": [asdict(t) for t in diarization.turns],
-                                       "exclusive": [asdict(t) for t in diarization.exclusive]})
+                                  "exclusive": [asdict(t) for t in diarization.exclusive],
+                                  "centroids": [list(c) for c in diarization.centroids],
+                                  "speech": [list(span) for span in diarization.speech]})
 
     def _chunk_path(self, chunk: Chunk) -> Path:
         return self.whisper_dir / f"chunk-{chunk.index:05d}.json"

@@ -32,7 +32,8 @@ def _split_names(value: Optional[str]) -> tuple[str, ...]:
 
 
 def _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
-                   uncertain_below, max_chunk, no_diarize, beam_size=5, batch_size="auto"):
+                   uncertain_below, max_chunk, no_diarize, beam_size=5, batch_size="auto", engine="whisper",
+                   compute_type="auto", vocabulary=()):
     from pipeline.chunk import ChunkOptions
     from pipeline.diarization.diarize import DiarizeOptions
     from pipeline.merge import MergeOptions
@@ -44,8 +45,9 @@ def _build_options(model, device, language, speakers, num_speakers, min_speakers
     try:
         return RunOptions(
             chunk=ChunkOptions(max_chunk_s=max_chunk),
-            transcribe=TranscribeOptions(model=model, device=device, language=language,
-                                         beam_size=beam_size or None, batch_size=batch_size),
+            transcribe=TranscribeOptions(model=model, engine=engine, compute_type=compute_type, device=device,
+                                         language=language, beam_size=beam_size or None, batch_size=batch_size,
+                                         vocabulary=tuple(vocabulary)),
             diarize=DiarizeOptions(num_speakers=num_speakers, min_speakers=min_speakers,
                                    max_speakers=max_speakers, device=device),
             merge=MergeOptions(uncertain_below=uncertain_below, speaker_names=_split_names(speakers)),
@@ -69,12 +71,22 @@ def _batch_size(value: str) -> int | str:
               help="Folder for the transcripts, written as <episode>.<format>.")
 @click.option("-m", "--model", default="base", show_default=True,
               help="Whisper model: a store name (tiny.en, base), a checkpoint path, or an official name (large-v3, turbo, ...).")
+@click.option("--engine", type=click.Choice(["whisper", "ctranslate2"]), default="whisper", show_default=True,
+              help="Speech recognizer: openai-whisper, or CTranslate2 (faster on a CPU; see README).")
+@click.option("--compute-type", type=click.Choice(["auto", "int8", "int8_float32", "int8_float16", "float16", "float32"]),
+              default="auto", show_default=True,
+              help="CTranslate2 engine precision; auto is int8 on a CPU, float16 on a GPU.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where the models run; auto takes the GPU when torch sees one.")
 @click.option("-f", "--format", "formats", default="all", show_default=True,
               help="Comma-separated: forum, txt, md, srt, vtt, json, rttm, podcast-json; or all.")
 @click.option("--language", default=None, help="Spoken language (en, de, ...); detected once per episode if omitted.")
 @click.option("--speakers", default=None, help='Names in order of first appearance, e.g. "BRIAN,JEFF,CHRIS".')
+@click.option("--vocabulary", default=None,
+              help='Names and terms to spell right, comma separated, e.g. "Linode, UML, Jeff Dike".')
+@click.option("--vocabulary-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A file of names and terms (comma or line separated); EPISODE.vocab.txt beside an episode is "
+                   "read by itself.")
 @click.option("--num-speakers", type=click.IntRange(min=1), default=None, help="Exact number of speakers, when known.")
 @click.option("--min-speakers", type=click.IntRange(min=1), default=None, help="Lower bound on the number of speakers.")
 @click.option("--max-speakers", type=click.IntRange(min=1), default=None, help="Upper bound on the number of speakers.")
@@ -95,9 +107,10 @@ def _batch_size(value: str) -> int | str:
 @click.option("-v", "--verbose", count=True, help="Log what each stage does.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @download_options
-def transcribe(files, output_dir, model, device, formats, language, speakers, num_speakers, min_speakers,
-               max_speakers, uncertain_below, drop_uncertain, max_chunk, beam_size, batch_size, no_diarize, no_cache,
-               quiet, verbose, debug, audio_dir, max_size, timeout_s, force):
+def transcribe(files, output_dir, model, engine, compute_type, device, formats, language, speakers, vocabulary,
+               vocabulary_file, num_speakers, min_speakers, max_speakers, uncertain_below, drop_uncertain, max_chunk,
+               beam_size, batch_size, no_diarize, no_cache, quiet, verbose, debug, audio_dir, max_size, timeout_s,
+               force):
     """Transcribe episodes into OUTPUT_DIR: audio or video files ffmpeg reads, folders of them, globs, or
     http(s) URLs (downloaded into audio/<host>/). Each is recorded in OUTPUT_DIR/catalog.sqlite, and one done
     before with the same model and options is skipped (--force runs it again)."""
@@ -111,8 +124,14 @@ def transcribe(files, output_dir, model, device, formats, language, speakers, nu
     except PodscribeError as exc:
         raise click.UsageError(str(exc)) from None
     threshold = MergeOptions.uncertain_below if uncertain_below is None else uncertain_below
+    from pipeline.vocabulary import read_vocabulary, split_terms
+
+    try:
+        terms = split_terms(vocabulary or "") + (read_vocabulary(vocabulary_file) if vocabulary_file else ())
+    except PodscribeError as exc:
+        raise click.UsageError(str(exc)) from None
     options = _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
-                             threshold, max_chunk, no_diarize, beam_size, batch_size)
+                             threshold, max_chunk, no_diarize, beam_size, batch_size, engine, compute_type, terms)
     sys.exit(transcribe_inputs(files, options, output_dir, fmts, drop_uncertain, no_cache, quiet, debug, audio_dir,
                                max_size, timeout_s, force))
 

@@ -1,7 +1,6 @@
 """Decode any ffmpeg-readable file (audio, or a video's audio track) to 16 kHz mono float32, streamed."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -13,21 +12,12 @@ from typing import BinaryIO, Optional
 import numpy as np
 
 from pipeline.errors import PodscribeError
+from pipeline.files import file_sha256
 from pipeline.types import SAMPLE_RATE, Audio
 
 log = logging.getLogger(__name__)
 
-_HASH_BLOCK = 1 << 20
 _PCM_BLOCK = 1 << 20
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The sha256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_HASH_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_readable(path: str | os.PathLike) -> Path:

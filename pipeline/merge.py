@@ -29,7 +29,7 @@ class MergeOptions:
 def merge(segments: Sequence[Segment], exclusive: Sequence[SpeakerTurn],
           options: MergeOptions = MergeOptions()) -> tuple[tuple[Turn, ...], dict[str, str]]:
     """Turns of named speakers (each word with its speaker and [?] flag), and raw label -> name."""
-    words = mark_uncertain(segments, options.uncertain_below)
+    words = sorted(mark_uncertain(segments, options.uncertain_below), key=lambda w: w.start_s)  # retries, gaps
     words = assign_speakers(words, exclusive)
     turns = group_turns(words, options.max_pause_s)
     labels = speaker_labels([t.speaker for t in turns], options.speaker_names)

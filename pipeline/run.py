@@ -1,25 +1,38 @@
-"""Run the stages on one episode: decode -> chunk -> transcribe -> diarize -> merge."""
+"""Run the stages on one episode: decode -> chunk -> transcribe -> diarize -> merge.
+
+:class:`Transcriber` is the one owner of loaded models. It receives how to make them (an ASR engine
+factory and a diarizer factory: the real adapters by default, fakes in the tests of orchestration), loads
+each when first needed and, unless ``keep_loaded``, frees one before loading the other, so Whisper is not
+resident while pyannote runs.
+"""
 from __future__ import annotations
 
+import gc
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
+from pipeline.asr import AsrEngine, load_engine
 from pipeline.cache import EpisodeCache
 from pipeline.chunk import ChunkOptions, envelope_db, plan_chunks, threshold_for
+from pipeline.coverage import CoverageOptions, gaps, guard, recovered, retry_chunks, uncovered
 from pipeline.decode import decode
-from pipeline.diarization.diarize import DiarizeOptions, diarize
+from pipeline.device import resolve_device
+from pipeline.diarization import Diarizer
+from pipeline.diarization.diarize import DiarizeOptions
 from pipeline.merge import MergeOptions, merge, relabel_turns
 from pipeline.seam import join, snap_to_sound
-from pipeline.device import resolve_device
-from pipeline.transcribe import TranscribeOptions, detect_language, transcribe
+from pipeline.transcribe import TranscribeOptions, language_code, transcribe
 from pipeline.types import Audio, Chunk, Diarization, Segment, Transcript
+from pipeline.vocabulary import beside, unique
 
 log = logging.getLogger(__name__)
 
 StageProgress = Optional[Callable[[str, int, int], None]]
+AsrFactory = Callable[[TranscribeOptions, str], AsrEngine]
+DiarizerFactory = Callable[[DiarizeOptions, str], Diarizer]
 
 
 @dataclass(frozen=True)
@@ -28,70 +41,131 @@ class RunOptions:
     transcribe: TranscribeOptions = field(default_factory=TranscribeOptions)
     diarize: DiarizeOptions = field(default_factory=DiarizeOptions)
     merge: MergeOptions = field(default_factory=MergeOptions)
+    coverage: CoverageOptions = field(default_factory=CoverageOptions)
     diarization: bool = True
 
 
+def pyannote_diarizer(options: DiarizeOptions, device: str) -> Diarizer:
+    from pipeline.diarization.diarize import PyannoteDiarizer
+
+    return PyannoteDiarizer(options, device)
+
+
 class Transcriber:
-    """Holds the loaded Whisper model across episodes; ``run`` transcribes one file."""
+    """Transcribes episodes with one set of options; ``run`` does one file."""
 
-    def __init__(self, options: RunOptions = RunOptions()):
+    def __init__(self, options: RunOptions = RunOptions(), asr: Optional[AsrFactory] = None,
+                 diarizer: Optional[DiarizerFactory] = None, keep_loaded: bool = False):
         self.options = options
-        self._model = None
-        self.device = resolve_device(options.transcribe.device)
+        self.keep_loaded = keep_loaded
+        self.asr_device = resolve_device(options.transcribe.device)
+        self.diarize_device = resolve_device(options.diarize.device)
+        self._factories = {"asr": (asr or load_engine, options.transcribe, self.asr_device),
+                           "diarizer": (diarizer or pyannote_diarizer, options.diarize, self.diarize_device)}
+        self._loaded: dict[str, object] = {}
 
-    @property
-    def model(self):
-        if self._model is None:
-            from pipeline.store.registry import load_whisper
-
-            self._model = load_whisper(self.options.transcribe.model, self.device)
-        return self._model
-
-    def run(self, path: str | Path, progress: StageProgress = None, cache_dir: Optional[str | Path] = None) -> Transcript:
+    def run(self, path: str | Path, progress: StageProgress = None, cache_dir: Optional[str | Path] = None,
+            vocabulary: tuple[str, ...] = ()) -> Transcript:
         """Transcribe one file; with ``cache_dir``, finished chunks and the diarization are saved there
-        as they are made and taken from there on a later run (see ``pipeline.cache``)."""
+        as they are made and taken from there on a later run (see ``pipeline.cache``). ``vocabulary`` adds
+        terms for this episode to the options' (as does an ``EPISODE.vocab.txt`` beside the file)."""
         timings: dict[str, float] = {}
         audio = _timed(timings, "decode", lambda: decode(path))
         _tick(progress, "decode", 1, 1)
-        cache = self._cache(cache_dir, audio.sha256) if cache_dir is not None else None
+        terms = unique(self.options.transcribe.vocabulary + tuple(vocabulary) + beside(path))
+        asr_options = replace(self.options.transcribe, vocabulary=terms)
+        cache = self._cache(cache_dir, audio.sha256, asr_options) if cache_dir is not None else None
+        diar = _timed(timings, "diarize", lambda: self._cached_diarize(audio, cache, progress))
         env = envelope_db(audio.samples, audio.sample_rate, self.options.chunk.frame_s)
         chunks = _timed(timings, "chunk", lambda: plan_chunks(env, self.options.chunk))
-        language, per_chunk = _timed(timings, "transcribe", lambda: self._transcribe(audio, chunks, cache, progress))
+        language, per_chunk = _timed(timings, "transcribe",
+                                     lambda: self._transcribe(audio, chunks, asr_options, cache, progress))
         loud = env >= threshold_for(env, self.options.chunk)
-        segments = snap_to_sound(join(chunks, per_chunk), loud, self.options.chunk.frame_s)
-        diar = _timed(timings, "diarize", lambda: self._cached_diarize(audio, cache, progress))
+        guarded = [guard(segs, diar.speech, asr_options.no_speech_threshold, self.options.coverage)
+                   for segs in per_chunk]
+        segments = snap_to_sound(join(chunks, guarded), loud, self.options.chunk.frame_s)
+        segments = _timed(timings, "coverage", lambda: self._cover(audio, diar.speech, segments, language,
+                                                                  asr_options, cache))
         turns, labels = _timed(timings, "merge", lambda: merge(segments, diar.exclusive, self.options.merge))
         return Transcript(
             episode=Path(path).stem, sha256=audio.sha256, duration_s=audio.duration_s, language=language,
-            turns=turns, segments=tuple(segments), speaker_turns=relabel_turns(diar.turns, labels),
-            models=self._models(), options=_options_dict(self.options),
-            timings_s={k: round(v, 3) for k, v in timings.items()},
+            turns=turns, segments=tuple(s for s in segments if not s.words[0].gap),
+            speaker_turns=relabel_turns(diar.turns, labels), models=self._models(),
+            options=_options_dict(replace(self.options, transcribe=asr_options)),
+            timings_s={k: round(v, 3) for k, v in timings.items()}, source=str(path), speech=diar.speech,
         )
 
-    def _transcribe(self, audio: Audio, chunks: list[Chunk], cache: Optional[EpisodeCache],
-                    progress: StageProgress) -> tuple[str, list[list[Segment]]]:
-        """Whisper on the chunks not in the cache (no model is loaded when every chunk is there)."""
+    def _cover(self, audio: Audio, speech, segments: list[Segment], language: str, options: TranscribeOptions,
+               cache: Optional[EpisodeCache]) -> list[Segment]:
+        """Speech with no words decoded again on its own; what stays empty becomes a gap. In time order."""
+        coverage = self.options.coverage
+        stretches = uncovered(speech, [w for s in segments for w in s.words], coverage)
+        if not stretches:
+            return segments
+        log.info("%s: %d stretch(es) of speech without words, %.1f s: decoding them again",
+                 Path(audio.path).name, len(stretches), sum(e - s for s, e in stretches))
+        retries = retry_chunks(stretches, audio.duration_s, coverage)
+        done = cache.chunks(retries) if cache else {}
+        if len(done) < len(retries):
+            results = transcribe(self._model("asr"), audio, retries, options, language, done=done,
+                                 on_chunk=cache.save_chunk if cache else None)
+            done = {c.index: segs for c, segs in zip(retries, results)}
+        found = [seg for c in retries for seg in recovered(c, done[c.index], stretches, coverage)]
+        words = [w for s in segments + found for w in s.words]
+        holes = [Segment(text="", start_s=g.start_s, end_s=g.end_s, words=(g,), chunk_index=-1)
+                 for g in gaps(stretches, words, coverage)]
+        if holes:
+            log.warning("%s: %.1f s of speech left without words, marked [?]", Path(audio.path).name,
+                        sum(h.end_s - h.start_s for h in holes))
+        return sorted(segments + found + holes, key=lambda s: (s.start_s, s.end_s))
+
+    def close(self) -> None:
+        """Free every loaded model."""
+        for kind in list(self._loaded):
+            self._release(kind)
+
+    def _model(self, kind: str):
+        """The loaded ASR engine or diarizer, loaded now if needed (freeing the other first)."""
+        if kind not in self._loaded:
+            if not self.keep_loaded:
+                self.close()
+            factory, options, device = self._factories[kind]
+            self._loaded[kind] = factory(options, device)
+        return self._loaded[kind]
+
+    def _release(self, kind: str) -> None:
+        model = self._loaded.pop(kind, None)
+        if model is not None:
+            model.close()
+            gc.collect()
+
+    def _transcribe(self, audio: Audio, chunks: list[Chunk], options: TranscribeOptions,
+                    cache: Optional[EpisodeCache], progress: StageProgress) -> tuple[str, list[list[Segment]]]:
+        """The engine on the chunks not in the cache (no model is loaded when every chunk is there)."""
         done = cache.chunks(chunks) if cache else {}
         language = (cache.language() if cache else None) or self._fixed_language(chunks)
         if language and all(c.index in done for c in chunks):
             _tick(progress, "transcribe", len(chunks), len(chunks))
             return language, [done[c.index] for c in chunks]
+        engine = self._model("asr")
         if language is None:
-            language = detect_language(self.model, audio, chunks, self.options.transcribe.language)
+            language = engine.detect_language(audio, chunks)
             if cache:
                 cache.save_language(language)
         if done:
             log.info("%s: %d of %d chunks taken from the cache", Path(audio.path).name, len(done), len(chunks))
-        return transcribe(audio, chunks, self.options.transcribe, self.model, language=language, done=done,
-                          on_chunk=cache.save_chunk if cache else None,
-                          progress=lambda n, total: _tick(progress, "transcribe", n, total))
+        return language, transcribe(engine, audio, chunks, options, language, done=done,
+                                    on_chunk=cache.save_chunk if cache else None,
+                                    progress=lambda n, total: _tick(progress, "transcribe", n, total))
 
     def _fixed_language(self, chunks: list[Chunk]) -> Optional[str]:
         """The language when no model is needed to know it: given, an English-only model, or no speech."""
         opts = self.options.transcribe
-        if opts.language or not chunks:
-            return detect_language(None, None, chunks, opts.language or "en")
-        return "en" if opts.model.endswith(".en") else None
+        if opts.language:
+            return language_code(opts.language)
+        if not chunks or opts.model.endswith(".en"):
+            return "en"
+        return None
 
     def _cached_diarize(self, audio: Audio, cache: Optional[EpisodeCache], progress: StageProgress) -> Diarization:
         saved = cache.diarization() if cache else None
@@ -103,36 +177,33 @@ class Transcriber:
             cache.save_diarization(result)
         return result
 
-    def _cache(self, cache_dir: str | Path, sha256: str) -> EpisodeCache:
-        opts = self.options
-        whisper_key = {"sha256": sha256, "model": _model_identity(opts.transcribe.model), "device": self.device,
-                       "transcribe": asdict(opts.transcribe) | {"device": None, "batch_size": None},  # same words
-                       "chunk": asdict(opts.chunk)}
-        diarize_key = {"sha256": sha256, "device": resolve_device(opts.diarize.device), "enabled": opts.diarization,
-                       "diarize": asdict(opts.diarize) | {"device": None}}
-        return EpisodeCache(cache_dir, sha256, whisper_key, diarize_key)
-
     def _diarize(self, audio: Audio, progress: StageProgress) -> Diarization:
-        if not self.options.diarization or audio.duration_s < 0.5:
+        if audio.duration_s < 0.5:
             return Diarization(turns=(), exclusive=())
-        result = diarize(audio, self.options.diarize, progress=lambda n, total: _tick(progress, "diarize", n, total))
+        diarizer = self._model("diarizer")
+        if not self.options.diarization:
+            result = diarizer.speech_activity(audio)
+            _tick(progress, "diarize", 1, 1)
+            return result
+        result = diarizer.diarize(audio, progress=lambda n, total: _tick(progress, "diarize", n, total))
         _tick(progress, "diarize", 1, 1)
         return result
 
+    def _cache(self, cache_dir: str | Path, sha256: str, asr_options: TranscribeOptions) -> EpisodeCache:
+        opts = self.options
+        whisper_key = {"sha256": sha256, "model": asr_options.model_identity, "device": self.asr_device,
+                       "transcribe": asdict(asr_options) | {"device": None, "batch_size": None},  # same words
+                       "chunk": asdict(opts.chunk)}
+        diarize_key = {"sha256": sha256, "device": self.diarize_device, "enabled": opts.diarization,
+                       "diarize": asdict(opts.diarize) | {"device": None}}
+        return EpisodeCache(cache_dir, sha256, whisper_key, diarize_key)
+
     def _models(self) -> dict[str, str]:
-        models = {"whisper": self.options.transcribe.model, "device": self.device}
+        opts = self.options.transcribe
+        models = {"whisper": opts.model, "engine": opts.engine, "device": self.asr_device}
         if self.options.diarization:
             models |= {"segmentation": "pyannote/segmentation-3.0", "embedding": "CAM++ (3D-Speaker, 192-d)"}
         return models
-
-
-def _model_identity(model: str) -> str:
-    """A model name, or for a checkpoint file its path, size and modification time."""
-    path = Path(model)
-    if path.is_file():
-        stat = path.stat()
-        return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
-    return model
 
 
 def _timed(timings: dict[str, float], stage: str, fn):
@@ -149,5 +220,6 @@ def _tick(progress: StageProgress, stage: str, done: int, total: int) -> None:
 
 
 def _options_dict(options: RunOptions) -> dict:
-    return {name: asdict(getattr(options, name)) for name in ("chunk", "transcribe", "diarize", "merge")} | {
+    return {name: asdict(getattr(options, name))
+            for name in ("chunk", "transcribe", "diarize", "merge", "coverage")} | {
         "diarization": options.diarization}

@@ -85,10 +85,14 @@ class SpeakerTurn:
 
 @dataclass(frozen=True)
 class Diarization:
-    """Full (possibly overlapping) turns for RTTM and exclusive turns for word assignment."""
+    """Full (possibly overlapping) turns for RTTM, exclusive turns for word assignment, each speaker's
+    centroid embedding (label, vector) where the diarizer gives one, and speech activity: the (start_s, end_s)
+    stretches the segmentation model hears speech in (with ``--no-diarize``, the only field filled)."""
 
     turns: tuple[SpeakerTurn, ...]
     exclusive: tuple[SpeakerTurn, ...]
+    centroids: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    speech: tuple[tuple[float, float], ...] = ()
 
     @property
     def speakers(self) -> tuple[str, ...]:
@@ -119,7 +123,8 @@ class Transcript:
     """Everything a writer needs, and what the JSON format round-trips.
 
     ``source`` is the audio file as it was given; ``metadata`` what is known of the episode besides its
-    audio (a feed's show, title, date, guid, description).
+    audio (a feed's show, title, date, guid, description); ``speech`` the speech activity the coverage check
+    used (every stretch of it holds words or a gap).
     """
 
     episode: str
@@ -134,6 +139,7 @@ class Transcript:
     timings_s: dict = field(default_factory=dict)
     source: str = ""
     metadata: dict = field(default_factory=dict)
+    speech: tuple[tuple[float, float], ...] = ()  # where the segmentation model heard speech
 
     @property
     def words(self) -> tuple[Word, ...]:

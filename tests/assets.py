@@ -17,6 +17,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from pipeline.files import atomic_write_bytes
+
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache" / "test-assets"
 DEFAULT_INDEX = "https://pypi.org/simple"
@@ -72,16 +74,8 @@ def _sdist(package: str, version: str) -> Path:
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
         raise RuntimeError(f"{url}: sha256 {actual}, index says {expected}")
-    _write_atomic(target, data)
+    atomic_write_bytes(target, data)
     return target
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, target)
 
 
 def _extract(package: str, version: str, wanted, dest: Path) -> list[Path]:
@@ -89,7 +83,7 @@ def _extract(package: str, version: str, wanted, dest: Path) -> list[Path]:
     with tarfile.open(_sdist(package, version), "r:gz") as tar:
         members = [m for m in tar.getmembers() if m.isfile() and wanted(m.name)]
         for member in members:
-            _write_atomic(dest / Path(member.name).name, tar.extractfile(member).read())
+            atomic_write_bytes(dest / Path(member.name).name, tar.extractfile(member).read())
     return [dest / Path(m.name).name for m in members]
 
 

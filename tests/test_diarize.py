@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.decode import file_sha256
+from pipeline.files import file_sha256
 from pipeline.diarization.diarize import DiarizeOptions, _to_turns, diarize
 from pipeline.errors import PodscribeError
 from pipeline.types import Audio
@@ -39,11 +39,13 @@ def der(turns, rttm: Path, collar: float = 0.0) -> float:
     return DiarizationErrorRate(collar=collar)(reference, hypothesis)
 
 
+@pytest.mark.slow
 def test_pyannote_sample_der_under_10_percent_with_two_speakers(sample_result):
     assert len(sample_result.speakers) == 2
     assert der(sample_result.turns, SAMPLE_DIR / "sample.rttm") < 0.10
 
 
+@pytest.mark.slow
 def test_exclusive_turns_do_not_overlap(sample_result):
     ex = sample_result.exclusive
     assert ex and all(a.end_s <= b.start_s + 1e-3 for a, b in zip(ex, ex[1:]))
@@ -60,6 +62,7 @@ def test_default_is_the_fast_path():
     assert DiarizeOptions().fast is True
 
 
+@pytest.mark.slow
 def test_fast_path_finds_the_stock_speakers_within_one_der_point(sample_result, stock_result):
     assert len(sample_result.speakers) == len(stock_result.speakers) == 2
     rttm = SAMPLE_DIR / "sample.rttm"
@@ -67,14 +70,15 @@ def test_fast_path_finds_the_stock_speakers_within_one_der_point(sample_result, 
         assert der(sample_result.turns, rttm, collar) <= der(stock_result.turns, rttm, collar) + 0.01
 
 
+@pytest.mark.slow
 def test_campplus_trunk_plus_pooling_equals_the_whole_network():
     import torch
 
     from pipeline.diarization.campplus import _fbank
-    from pipeline.diarization.diarize import _models
+    from pipeline.diarization.diarize import _load_models
     from pipeline.diarization.pooling import masked_stats
 
-    model = _models("cpu")[1]
+    model = _load_models("cpu")[1]
     waveform = torch.from_numpy(load_wav(SAMPLE_DIR / "sample.wav").samples[16000:64000].copy())
     with torch.inference_mode():
         feats = _fbank(waveform[None, None], 16000)
@@ -86,6 +90,7 @@ def test_campplus_trunk_plus_pooling_equals_the_whole_network():
     np.testing.assert_allclose(pooled, whole, rtol=1e-3, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_bounded_clustering_assigns_the_rest_to_centroids():
     audio = load_wav(SAMPLE_DIR / "sample.wav")
     result = diarize(audio, DiarizeOptions(device="cpu", max_embeddings=20))
@@ -93,6 +98,7 @@ def test_bounded_clustering_assigns_the_rest_to_centroids():
     assert der(result.turns, SAMPLE_DIR / "sample.rttm") < 0.10
 
 
+@pytest.mark.slow
 def test_num_speakers_is_honoured():
     audio = load_wav(SAMPLE_DIR / "sample.wav")
     result = diarize(audio, DiarizeOptions(device="cpu", num_speakers=3))

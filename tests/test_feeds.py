@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 import pipeline.library.batch
 from pipeline.cli import main
-from pipeline.decode import file_sha256
+from pipeline.files import file_sha256
 from pipeline.library.catalog import Catalog
 from pipeline.types import Transcript, Turn, Word
 from tests.feed_server import FeedServer, make_mp3, rss
@@ -28,10 +28,12 @@ class FakeTranscriber:
     def __init__(self):
         self.paths: list[Path] = []
         self.options = []
+        self.vocabularies: list[tuple[str, ...]] = []
         self.interrupt_on: str | None = None
 
-    def run(self, path, progress=None, cache_dir=None) -> Transcript:
+    def run(self, path, progress=None, cache_dir=None, vocabulary=()) -> Transcript:
         path = Path(path)
+        self.vocabularies.append(tuple(vocabulary))
         if self.interrupt_on and self.interrupt_on in path.name:
             raise KeyboardInterrupt
         self.paths.append(path)
@@ -383,18 +385,15 @@ def test_publish_writes_vtt_and_podcast_json_and_prints_the_tags(tmp_path, serve
 
 
 def test_each_episode_gets_the_names_from_its_show_notes(tmp_path, server, fake):
-    import dataclasses
-
-    from pipeline.transcribe import TranscribeOptions
-
-    feed(tmp_path, write_feed(server, [item(server, 1)]))
-    if "vocabulary" in {f.name for f in dataclasses.fields(TranscribeOptions)}:
-        vocabulary = fake.options[-1].transcribe.vocabulary
-        assert {"Brian Ducharme", "Jeff Dike", "UML"} <= set(vocabulary)
-    else:  # no vocabulary option yet: the job carries the names for when it exists
-        job = pipeline.library.batch.plan_feed(
-            pipeline.library.feed.load_feed(str(server.root / "feed.xml")), tmp_path / "a")[0]
-        assert {"Brian Ducharme", "Jeff Dike", "UML", "Open Source Hour"} <= set(job.vocabulary)
+    one = item(server, 1, description="Brian Ducharme talks with Jeff Dike about UML.")
+    two = item(server, 2, description="Christopher Aker of Linode.")
+    feed(tmp_path, write_feed(server, [one, two], title="Virtual Strategy Magazine"))
+    by_episode = dict(zip((p.name for p in fake.paths), fake.vocabularies))
+    assert set(by_episode["2026-11-01-episode-1-linux-uml.mp3"]) >= {
+        "Virtual Strategy Magazine", "Brian Ducharme", "Jeff Dike", "UML"}
+    assert set(by_episode["2026-11-02-episode-2-linux-uml.mp3"]) >= {
+        "Virtual Strategy Magazine", "Christopher Aker", "Linode"}
+    assert "Jeff Dike" not in by_episode["2026-11-02-episode-2-linux-uml.mp3"]
 
 
 # ---------------------------------------------------------------- the real thing

@@ -15,8 +15,12 @@ import wave
 import numpy as np
 import pytest
 
+from pipeline.asr import whisper as whisper_engine
+from pipeline.files import file_sha256
 from pipeline.store import registry as models
 from tests import assets
+
+pytestmark = pytest.mark.slow  # every test here runs the real model weights
 
 SR = 16_000
 FRAME_S = 0.02
@@ -64,7 +68,7 @@ def normalize(text: str) -> str:
 
 @pytest.fixture(scope="session")
 def whisper_models(model_store):
-    return {name: models.load_whisper(name, "cpu") for name in ("tiny.en", "base")}
+    return {name: whisper_engine.load(name, "cpu") for name in ("tiny.en", "base")}
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +110,7 @@ def test_store_outputs_match_the_manifest(model_store, whisper_models):
         manifest = tomllib.load(fh)["models"]
     for name in whisper_models:
         path = model_store / manifest[name]["output"]
-        assert models.sha256_file(path) == manifest[name]["sha256"]
+        assert file_sha256(path) == manifest[name]["sha256"]
     assert {s.name: s.state for s in models.status()}["base"] == "ready"
 
 

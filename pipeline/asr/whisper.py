@@ -1,0 +1,217 @@
+"""The openai-whisper engine: Whisper's own ``transcribe`` per chunk, first windows decoded as a batch.
+
+Every hook into whisper's internals lives here and was written for ``WHISPER_VERSION`` (pinned in
+pyproject.toml; ``tests/test_pins.py`` fails when the installed version differs):
+
+- ``_BatchTask`` subclasses ``whisper.decoding.DecodingTask`` so beam search works on a batch of windows;
+- ``_serving`` stands in for ``model.decode`` while ``model.transcribe`` runs, answering the one window
+  that was decoded ahead in the batch;
+- ``load`` sets the alignment heads a store checkpoint carries (``model.set_alignment_heads``).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+from pipeline.asr import make_segment, repetition_loop, slice_audio
+from pipeline.types import Audio, Chunk, Segment
+
+log = logging.getLogger(__name__)
+
+WHISPER_VERSION = "20250625"
+# First windows decoded together by default. On the 2-core CPU machine batches of 3-5 halve the stage's time
+# with beam search (benchmarks/batch.py); on a GPU larger batches fill the device.
+AUTO_BATCH_CUDA = 16
+AUTO_BATCH_CPU = 5
+
+
+class WhisperEngine:
+    """openai-whisper on one device; ``options`` is a ``pipeline.transcribe.TranscribeOptions``."""
+
+    def __init__(self, options, device: str, model=None):
+        self.options = options
+        self.device = device
+        self.model = model if model is not None else load(options.model, device)
+        self.batch_size = AUTO_BATCH_CUDA if device.startswith("cuda") else AUTO_BATCH_CPU
+
+    def detect_language(self, audio: Audio, chunks: Sequence[Chunk]) -> str:
+        import whisper
+
+        if not self.model.is_multilingual or not chunks:
+            return "en"
+        mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(slice_audio(audio, chunks[0])), self.model.dims.n_mels)
+        _, probs = self.model.detect_language(mel.to(self.model.device))
+        return max(probs, key=probs.get)
+
+    def transcribe_batch(self, audio: Audio, chunks: Sequence[Chunk], language: str,
+                         prompt: str = "") -> list[list[Segment]]:
+        """Each chunk's segments; with more than one chunk, their first 30 s windows are decoded as one batch.
+
+        The batch only does ahead of time the temperature-0 decode that ``model.transcribe`` would do first
+        for each chunk; then each chunk goes through Whisper's own ``transcribe`` as usual, which takes that
+        result instead of decoding again. So Whisper's code still makes the segments and word times, falls
+        back through the temperature schedule when the checks fail and decodes any audio past the first window.
+        """
+        if len(chunks) < 2:
+            return [self._chunk(audio, c, language, prompt) for c in chunks]
+        windows = [self.first_window(slice_audio(audio, c)) for c in chunks]
+        prefetched = self.decode_windows(windows, language, prompt)
+        out = []
+        for chunk, window, result in zip(chunks, windows, prefetched):
+            with _serving(self.model, window, self._first_options(language, prompt), result):
+                out.append(self._chunk(audio, chunk, language, prompt))
+        return out
+
+    def close(self) -> None:
+        self.model = None
+
+    def first_window(self, samples):
+        """The mel window ``model.transcribe`` decodes first for these samples (same padding, same dtype)."""
+        import torch
+        import whisper
+        from whisper.audio import N_FRAMES, N_SAMPLES
+
+        mel = whisper.log_mel_spectrogram(samples, self.model.dims.n_mels, padding=N_SAMPLES)
+        content = mel.shape[-1] - N_FRAMES
+        window = whisper.pad_or_trim(mel[:, :min(N_FRAMES, content)], N_FRAMES)
+        return window.to(self.model.device).to(torch.float16 if self._fp16 else torch.float32)
+
+    def decode_windows(self, windows: Sequence, language: str, prompt: str = "") -> list:
+        """Whisper's temperature-0 decode of several mel windows at once."""
+        import torch
+
+        return _BatchTask(self.model, self._first_options(language, prompt)).run(torch.stack(list(windows)))
+
+    @property
+    def _fp16(self) -> bool:
+        return str(self.model.device).startswith("cuda")
+
+    def _first_options(self, language: str, prompt: str):
+        """The DecodingOptions ``model.transcribe`` uses for a chunk's first window at t=0."""
+        import whisper
+
+        tokens = self._prompt_tokens(prompt)
+        return whisper.DecodingOptions(task="transcribe", language=language, temperature=0.0,
+                                       beam_size=self.options.beam_size, fp16=self._fp16, prompt=tokens)
+
+    def _prompt_tokens(self, prompt: str) -> list:
+        """``model.transcribe`` tokenizes its ``initial_prompt`` as " " + text, stripped."""
+        if not prompt:
+            return []
+        from whisper.tokenizer import get_tokenizer
+
+        tokenizer = get_tokenizer(self.model.is_multilingual, num_languages=self.model.num_languages)
+        return tokenizer.encode(" " + prompt.strip())
+
+    def _chunk(self, audio: Audio, chunk: Chunk, language: str, prompt: str) -> list[Segment]:
+        """One chunk through Whisper; a repetition loop is decoded again without the previous-text prompt.
+
+        Sampling at fallback temperatures is seeded by the chunk's index, so a chunk decodes the same way
+        whether or not the run was interrupted and resumed.
+        """
+        import torch
+
+        with torch.random.fork_rng():
+            torch.manual_seed(chunk.index)
+            result = self._decode(slice_audio(audio, chunk), language, prompt, condition=True)
+            if repetition_loop([w["word"] for s in result["segments"] for w in s.get("words", [])]):
+                log.info("chunk %d: repetition loop, decoding again without the previous-text prompt", chunk.index)
+                result = self._decode(slice_audio(audio, chunk), language, prompt, condition=False)
+        return [_segment(s, chunk, self.options) for s in result["segments"] if s.get("words")]
+
+    def _decode(self, samples, language: str, prompt: str, condition: bool) -> dict:
+        opts = self.options
+        temperatures = opts.temperatures if condition else tuple(t for t in opts.temperatures if t > 0) or (1.0,)
+        return self.model.transcribe(
+            samples, language=language, task="transcribe", word_timestamps=True, verbose=None,
+            temperature=temperatures, condition_on_previous_text=condition, initial_prompt=prompt or None,
+            carry_initial_prompt=bool(prompt),
+            compression_ratio_threshold=opts.compression_ratio_threshold,
+            logprob_threshold=opts.logprob_threshold, no_speech_threshold=opts.no_speech_threshold,
+            hallucination_silence_threshold=opts.hallucination_silence_s,
+            beam_size=opts.beam_size, best_of=opts.best_of, fp16=self._fp16,
+        )
+
+
+def _segment(raw: dict, chunk: Chunk, options) -> Segment:
+    words = [(w["word"], w["start"], w["end"], w["probability"]) for w in raw["words"]]
+    return make_segment(raw["text"], words, chunk, options, avg_logprob=raw["avg_logprob"],
+                        no_speech_prob=raw["no_speech_prob"], compression_ratio=raw["compression_ratio"],
+                        temperature=raw["temperature"])
+
+
+def load(model: str, device: str):
+    """A loaded whisper model; store checkpoints get the alignment heads they carry."""
+    import whisper
+
+    from pipeline.store.ct2 import alignment_heads_dump
+    from pipeline.store.registry import models_dir, resolve_whisper_file
+
+    target, is_file = resolve_whisper_file(model)
+    loaded = whisper.load_model(target, device=device, download_root=str(models_dir()))
+    heads = _stored_heads(target) if is_file else None
+    if heads:
+        dims = loaded.dims
+        loaded.set_alignment_heads(alignment_heads_dump(heads, dims.n_text_layer, dims.n_text_head))
+        loaded.to(device)
+    return loaded
+
+
+def _stored_heads(path: str):
+    import torch
+
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # legacy/non-zip checkpoints cannot be mmapped
+        log.debug("no alignment heads read from %s: %s", path, exc)
+        return None
+    return checkpoint.get("alignment_heads") if isinstance(checkpoint, dict) else None
+
+
+def _BatchTask(model, options):
+    """A whisper DecodingTask that can beam-search a batch of windows.
+
+    whisper 20250625 keeps one copy of each window's encoder output and lets it broadcast over the beams,
+    which only works for a single window (a batch of n windows with b beams fails, n*b against n): here
+    every beam gets its window's features, as older whisper versions did.
+    """
+    from whisper.decoding import DecodingTask
+
+    class BatchTask(DecodingTask):
+        def _get_audio_features(self, mel):
+            features = super()._get_audio_features(mel)
+            return features.repeat_interleave(self.n_group, dim=0)
+
+        def _detect_language(self, audio_features, tokens):
+            return super()._detect_language(audio_features[::self.n_group], tokens)
+
+    return BatchTask(model, options)
+
+
+class _serving:
+    """While active, ``model.decode`` answers the one prefetched window from ``result``; any other call
+    (a fallback temperature, a later window, a decode without the prompt) is decoded as usual."""
+
+    def __init__(self, model, window, options, result):
+        self.model, self.window, self.options, self.result = model, window, options, result
+        self.served = 0
+
+    def __enter__(self):
+        import torch
+
+        real = type(self.model).decode
+
+        def decode(mel, options=None, **kwargs):
+            if (not kwargs and options == self.options and not self.served
+                    and mel.shape == self.window.shape and torch.equal(mel, self.window)):
+                self.served += 1
+                return self.result
+            return real(self.model, mel, options, **kwargs) if options is not None else real(self.model, mel, **kwargs)
+
+        self.model.decode = decode
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        del self.model.decode
+        if exc_type is None and not self.served:
+            log.warning("a prefetched first window was not used: decoded it again")

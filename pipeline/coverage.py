@@ -1,0 +1,140 @@
+"""Every spoken word is in the transcript, or the reader is told where something is missing. Pure: no torch.
+
+Speech activity comes from the segmentation model (pyannote's, computed for diarization, or its voice
+activity detection alone with ``--no-diarize``). Three rules use it:
+
+- :func:`guard`: Whisper's no-speech check drops text only where the segmentation model hears no speech;
+  words over speech are always kept (they may still be marked ``[?]``).
+- :func:`uncovered`: stretches of speech longer than ``min_gap_s`` that hold no word; the caller decodes each
+  again on its own with some context (:func:`retry_chunks`, :func:`recovered`).
+- :func:`gaps`: what is still empty after that becomes a gap word (``Word.gap``), shown as ``[?]`` in every
+  format at its time, and counted in ``Transcript.lost_speech_s``.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+from pipeline.checks import check_float
+from pipeline.types import Chunk, Segment, Word
+
+log = logging.getLogger(__name__)
+
+Span = tuple[float, float]
+# chunk indices of re-decoded stretches start here, so their cache files never clash with the plan's chunks
+RETRY_INDEX = 100_000
+
+
+@dataclass(frozen=True)
+class CoverageOptions:
+    min_gap_s: float = 1.0  # speech with no word for longer than this is decoded again, then marked
+    slack_s: float = 0.3  # a word covers its own span and this much on either side (Whisper's times drift)
+    context_s: float = 2.0  # audio decoded on either side of a stretch when it is decoded again
+    speech_margin_s: float = 0.2  # a word within this of speech activity is over speech
+
+    def __post_init__(self) -> None:
+        check_float("coverage min gap", self.min_gap_s, 0.1, 30.0)
+        check_float("coverage slack", self.slack_s, 0.0, 5.0)
+        check_float("coverage context", self.context_s, 0.0, 10.0)
+        check_float("speech margin", self.speech_margin_s, 0.0, 5.0)
+
+
+def merge_spans(spans: Sequence[Span]) -> list[Span]:
+    """The union of spans, sorted, touching ones joined."""
+    out: list[list[float]] = []
+    for start, end in sorted(spans):
+        if end <= start:
+            continue
+        if out and start <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], end)
+        else:
+            out.append([start, end])
+    return [(round(s, 3), round(e, 3)) for s, e in out]
+
+
+def over_speech(word: Word, speech: Sequence[Span], margin_s: float) -> bool:
+    """Whether the word overlaps speech activity (widened by ``margin_s``)."""
+    return any(word.start_s < end + margin_s and word.end_s > start - margin_s for start, end in speech)
+
+
+def guard(segments: Sequence[Segment], speech: Sequence[Span], no_speech_threshold: float,
+          options: CoverageOptions = CoverageOptions()) -> list[Segment]:
+    """Segments with the words Whisper's no-speech check may drop removed: only words of a segment Whisper
+    calls no-speech that lie outside speech activity. Segments left with no word are dropped."""
+    kept = []
+    for seg in segments:
+        if seg.no_speech_prob <= no_speech_threshold:
+            kept.append(seg)
+            continue
+        words = tuple(w for w in seg.words if over_speech(w, speech, options.speech_margin_s))
+        if len(words) < len(seg.words):
+            dropped = " ".join(w.text for w in seg.words if w not in words)
+            log.info("chunk %d: dropped %r outside speech (no-speech probability %.2f)", seg.chunk_index, dropped,
+                     seg.no_speech_prob)
+        if words:
+            kept.append(replace(seg, words=words, start_s=words[0].start_s, end_s=words[-1].end_s,
+                                text=seg.text if len(words) == len(seg.words) else " ".join(w.text for w in words)))
+    return kept
+
+
+def uncovered(speech: Sequence[Span], words: Sequence[Word], options: CoverageOptions = CoverageOptions()) -> list[Span]:
+    """Stretches of speech longer than ``min_gap_s`` that no word (widened by ``slack_s``) covers."""
+    covered = merge_spans([(w.start_s - options.slack_s, w.end_s + options.slack_s) for w in words])
+    out = []
+    for start, end in merge_spans(speech):
+        for s, e in _subtract((start, end), covered):
+            if e - s > options.min_gap_s:
+                out.append((round(s, 3), round(e, 3)))
+    return out
+
+
+def _subtract(span: Span, covered: Sequence[Span]) -> list[Span]:
+    start, end = span
+    pieces = []
+    for c_start, c_end in covered:
+        if c_end <= start or c_start >= end:
+            continue
+        if c_start > start:
+            pieces.append((start, c_start))
+        start = max(start, c_end)
+    if end > start:
+        pieces.append((start, end))
+    return pieces
+
+
+def retry_chunks(stretches: Sequence[Span], duration_s: float, options: CoverageOptions = CoverageOptions(),
+                 max_s: float = 30.0) -> list[Chunk]:
+    """One chunk per stretch (longer ones split), with ``context_s`` of audio on either side, at most ``max_s``."""
+    room = max_s - 2 * options.context_s
+    chunks = []
+    for start, end in stretches:
+        while start < end:
+            piece_end = min(end, start + room)
+            chunks.append(Chunk(index=RETRY_INDEX + len(chunks), start_s=round(max(0.0, start - options.context_s), 3),
+                                end_s=round(min(duration_s, piece_end + options.context_s), 3)))
+            start = piece_end
+    return chunks
+
+
+def recovered(chunk: Chunk, segments: Sequence[Segment], stretches: Sequence[Span],
+              options: CoverageOptions = CoverageOptions()) -> list[Segment]:
+    """The words a retry chunk found inside the stretches it was made for (its context is only context)."""
+    inside = []
+    for seg in segments:
+        words = tuple(w for w in seg.words if _within(w, stretches, options.slack_s))
+        if words:
+            inside.append(replace(seg, words=words, start_s=words[0].start_s, end_s=words[-1].end_s,
+                                  text=" ".join(w.text for w in words), chunk_index=chunk.index))
+    return inside
+
+
+def _within(word: Word, stretches: Sequence[Span], slack_s: float) -> bool:
+    middle = (word.start_s + word.end_s) / 2
+    return any(start - slack_s <= middle <= end + slack_s for start, end in stretches)
+
+
+def gaps(stretches: Sequence[Span], words: Sequence[Word], options: CoverageOptions = CoverageOptions()) -> list[Word]:
+    """A gap word for each stretch still without words (the parts of it no word covers)."""
+    return [Word(text="", start_s=s, end_s=e, probability=0.0, uncertain=True, gap=True)
+            for stretch in stretches for s, e in uncovered([stretch], words, options)]

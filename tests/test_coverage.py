@@ -1,0 +1,60 @@
+"""The coverage rules on hand-written lists: the no-speech guard, uncovered speech, retries and gaps."""
+from pipeline.coverage import (RETRY_INDEX, CoverageOptions, gaps, guard, merge_spans, recovered, retry_chunks,
+                               uncovered)
+from pipeline.types import Chunk, Segment, Word
+
+
+def w(text, start, end, p=0.9):
+    return Word(text, start, end, p)
+
+
+def seg(words, no_speech=0.1, index=0):
+    return Segment(" ".join(x.text for x in words), words[0].start_s, words[-1].end_s, tuple(words),
+                   no_speech_prob=no_speech, chunk_index=index)
+
+
+def test_merge_spans_joins_overlaps_and_drops_empty_ones():
+    assert merge_spans([(3, 4), (0, 1), (0.5, 2), (5, 5)]) == [(0, 2), (3, 4)]
+
+
+def test_guard_keeps_words_over_speech_even_when_whisper_says_no_speech():
+    outro = seg([w("links", 10.0, 10.4), w("to", 10.5, 10.6), w("everything", 10.7, 11.2)], no_speech=0.78)
+    music = seg([w("You", 2.0, 2.3)], no_speech=0.9)
+    fine = seg([w("hello", 5.0, 5.4)], no_speech=0.1)
+    kept = guard([music, fine, outro], speech=[(4.8, 6.0), (9.9, 11.5)], no_speech_threshold=0.6)
+    assert [[x.text for x in s.words] for s in kept] == [["hello"], ["links", "to", "everything"]]
+
+
+def test_guard_drops_only_the_words_outside_speech():
+    mixed = seg([w("music", 1.0, 1.5), w("then", 3.0, 3.3), w("words", 3.4, 3.8)], no_speech=0.7)
+    (kept,) = guard([mixed], speech=[(2.9, 4.0)], no_speech_threshold=0.6)
+    assert kept.text == "then words" and kept.start_s == 3.0
+
+
+def test_uncovered_finds_speech_longer_than_the_minimum_with_no_word():
+    words = [w("a", 0.0, 0.5), w("b", 0.6, 1.0), w("c", 4.0, 4.5)]
+    assert uncovered([(0.0, 6.0)], words) == [(1.3, 3.7), (4.8, 6.0)]
+    assert uncovered([(0.0, 1.0), (4.0, 4.5)], words) == []
+    assert uncovered([(10.0, 10.9)], words) == [], "under a second: too short to tell from timing drift"
+    assert uncovered([(0.0, 3.0)], [], CoverageOptions(min_gap_s=0.5)) == [(0.0, 3.0)]
+
+
+def test_retry_chunks_add_context_and_split_long_stretches():
+    chunks = retry_chunks([(5.0, 7.0), (20.0, 80.0)], duration_s=81.0)
+    assert chunks[0] == Chunk(RETRY_INDEX, 3.0, 9.0)
+    assert all(c.duration_s <= 30.0 for c in chunks) and len(chunks) == 4
+    assert chunks[-1].end_s == 81.0 and [c.index for c in chunks] == [RETRY_INDEX + i for i in range(4)]
+
+
+def test_recovered_keeps_only_words_inside_the_stretch():
+    chunk = Chunk(RETRY_INDEX, 3.0, 9.0)
+    found = recovered(chunk, [seg([w("before", 3.2, 3.6), w("lost", 5.2, 5.6), w("words", 5.7, 6.5),
+                                   w("after", 7.9, 8.3)])], [(5.0, 7.0)])
+    assert [[x.text for x in s.words] for s in found] == [["lost", "words"]]
+    assert found[0].chunk_index == RETRY_INDEX
+
+
+def test_gaps_mark_what_is_still_empty():
+    (gap,) = gaps([(5.0, 9.0)], [w("found", 5.0, 5.5)])
+    assert (gap.start_s, gap.end_s, gap.gap, gap.uncertain, gap.text) == (5.8, 9.0, True, True, "")
+    assert gaps([(5.0, 6.0)], [w("found", 5.0, 5.9)]) == []

@@ -1,0 +1,140 @@
+"""Orchestration with fake models: who owns loaded models, the resume cache, vocabulary, the transcript's fields."""
+import json
+import os
+import shutil
+from dataclasses import replace
+
+import pytest
+
+from pipeline.cache import CACHE_DIRNAME
+from pipeline.chunk import ChunkOptions
+from pipeline.run import RunOptions, Transcriber
+from pipeline.transcribe import TranscribeOptions
+from pipeline.writers import write_all
+from tests.audio import bursts, write_wav
+from tests.fakes import Record, factories
+
+OPTIONS = RunOptions(chunk=ChunkOptions(max_chunk_s=10.0), transcribe=TranscribeOptions(model="tiny.en"))
+
+
+@pytest.fixture()
+def episode(tmp_path):
+    return write_wav(tmp_path / "episode.wav", bursts(40))
+
+
+def transcriber(record, options=OPTIONS, **kwargs):
+    asr, diarizer = factories(record)
+    return Transcriber(options, asr=asr, diarizer=diarizer, **kwargs)
+
+
+def texts(transcript):
+    return [(w.text, w.start_s, w.end_s, w.speaker, w.uncertain) for w in transcript.words]
+
+
+def test_one_model_resident_at_a_time(episode, tmp_path):
+    record = Record()
+    t = transcriber(record)
+    first = t.run(episode)
+    t.run(episode)
+    assert record.events == ["load diarizer", "close diarizer", "load asr",
+                             "close asr", "load diarizer", "close diarizer", "load asr"]
+    assert first.words and set(first.speakers) == {"SPEAKER 1", "SPEAKER 2"}
+    t.close()
+    assert record.events[-1] == "close asr"
+
+
+def test_keep_loaded_loads_each_model_once(episode):
+    record = Record()
+    t = transcriber(record, keep_loaded=True)
+    t.run(episode)
+    t.run(episode)
+    assert record.events == ["load diarizer", "load asr"]
+
+
+def test_resume_decodes_only_the_missing_chunks_and_gives_the_same_transcript(episode, tmp_path):
+    cache = tmp_path / CACHE_DIRNAME
+    record = Record()
+    full = transcriber(record).run(episode, cache_dir=cache)
+    chunks = sorted(cache.glob("*/whisper-*/chunk-*.json"))
+    assert len(chunks) == len(record.decoded) >= 4
+    for lost in chunks[1:3]:
+        lost.unlink()
+    again = Record()
+    resumed = transcriber(again).run(episode, cache_dir=cache)
+    assert again.decoded == [1, 2]
+    assert again.loaded("diarizer") == 0, "the diarization came from the cache"
+    assert texts(resumed) == texts(full)
+
+
+def test_a_fully_cached_episode_loads_no_model(episode, tmp_path, no_models):
+    cache = tmp_path / CACHE_DIRNAME
+    record = Record()
+    first = transcriber(record).run(episode, cache_dir=cache)
+    again = Transcriber(replace(OPTIONS, merge=replace(OPTIONS.merge, uncertain_below=0.95))).run(
+        episode, cache_dir=cache)  # the real factories, patched to fail: nothing may load
+    assert [w.text for w in again.words] == [w.text for w in first.words]
+    assert all(w.uncertain for w in again.words), "the new threshold applies without any model"
+
+
+def test_vocabulary_from_options_argument_and_file_beside_the_episode(episode, tmp_path):
+    (tmp_path / "episode.vocab.txt").write_text("# names\nLinode, UML\nJeff Dike\n")
+    record = Record()
+    options = replace(OPTIONS, transcribe=replace(OPTIONS.transcribe, vocabulary=("Xen",)))
+    transcript = transcriber(record, options).run(episode, vocabulary=("linode", "Ducharme"))
+    assert set(record.prompts) == {"Xen, linode, Ducharme, UML, Jeff Dike."}
+    assert list(transcript.options["transcribe"]["vocabulary"]) == ["Xen", "linode", "Ducharme", "UML", "Jeff Dike"]
+
+
+def test_the_vocabulary_is_part_of_the_cache_key(episode, tmp_path):
+    cache = tmp_path / CACHE_DIRNAME
+    transcriber(Record()).run(episode, cache_dir=cache)
+    record = Record()
+    transcriber(record).run(episode, cache_dir=cache, vocabulary=("Linode",))
+    assert record.decoded, "other words may come out with a vocabulary: not taken from the plain run's cache"
+
+
+def test_transcript_records_source_language_and_timings(episode):
+    transcript = transcriber(Record()).run(episode)
+    assert transcript.source == str(episode) and transcript.language == "en"
+    assert set(transcript.timings_s) == {"decode", "chunk", "transcribe", "diarize", "coverage", "merge"}
+    assert transcript.duration_s == pytest.approx(40.0)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_outputs_get_the_usual_permissions(episode, tmp_path, umask):
+    transcript = transcriber(Record()).run(episode, cache_dir=tmp_path / "out" / CACHE_DIRNAME)
+    old = os.umask(umask)
+    try:
+        paths = write_all(transcript, tmp_path / "out", ("json", "forum"))
+    finally:
+        os.umask(old)
+    assert {oct(p.stat().st_mode & 0o777) for p in paths} == {oct(0o666 & ~umask)}
+    assert json.loads(paths[0].read_text())["episode"] == "episode"
+
+
+def test_speech_missed_by_a_first_pass_is_decoded_again(episode):
+    record = Record(deaf=[(12.0, 16.0)])
+    transcript = transcriber(record).run(episode)
+    times = [w.start_s for w in transcript.words]
+    assert any(12.0 <= t < 16.0 for t in times), "the retry found the words"
+    assert times == sorted(times) and not transcript.gaps and transcript.lost_speech_s == 0
+    assert any(i >= 100_000 for i in record.decoded), "a retry chunk was decoded"
+
+
+def test_speech_no_pass_can_decode_becomes_a_marked_gap_in_every_format(episode, tmp_path):
+    record = Record(mute=[(20.0, 24.0)])
+    transcript = transcriber(record).run(episode)
+    # The fake hears 19.8-20.2 (its window starts before the mute); 20.2 + 0.3 s of slack to 21.5 is 1.0 s of
+    # speech, not more than the 1 s minimum; the burst at 22.0-23.5 is the gap.
+    assert [(g.start_s, g.end_s) for g in transcript.gaps] == [(22.0, 23.5)]
+    assert transcript.lost_speech_s == 1.5 and {g.speaker for g in transcript.gaps} == {"SPEAKER 1"}
+    assert not [w for w in transcript.words if 20.5 < w.start_s < 24.0]
+    paths = write_all(transcript, tmp_path / "out", ("forum", "txt", "md", "srt", "vtt", "json"))
+    text = {p.name.split(".", 1)[1]: p.read_text() for p in paths}
+    assert "w198 [i][?][/i] w243" in text["forum.txt"]
+    assert "w198 [?] w243" in text["txt"] and r"w198 \[?\] w243" in text["md"]
+    assert "[?]" in text["srt"] and "[?]" in text["vtt"]
+    data = json.loads(text["json"])
+    assert data["lost_speech_s"] == 1.5 and data["gaps"] == [{"start_s": 22.0, "end_s": 23.5, "speaker": "SPEAKER 1"}]
+    gap_items = [w for t in data["turns"] for w in t["words"] if w["gap"]]
+    assert [(w["start_s"], w["end_s"], w["text"]) for w in gap_items] == [(22.0, 23.5, "")]
