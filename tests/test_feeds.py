@@ -43,6 +43,9 @@ class FakeTranscriber:
         return Transcript(episode=path.stem, sha256=file_sha256(path), duration_s=2.0, language="en",
                           turns=(Turn("SPEAKER 1", words),), models={"whisper": "fake"})
 
+    def close(self) -> None:
+        self.closed = True
+
 
 @pytest.fixture
 def fake(monkeypatch):

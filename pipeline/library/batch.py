@@ -319,24 +319,36 @@ def run_batch(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Pat
 
 def run_here(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Path,
              reporter: Reporter, transcriber=None) -> Iterator[EpisodeResult]:
-    """The default executor: each job in this process, one after another, the model loaded once."""
-    for job in jobs:
-        yield run_episode(job, options, output_dir, transcriber=transcriber,
-                          progress=lambda stage, done, total, job=job: reporter.progress(job, stage, done, total))
+    """The default executor: each job in this process, one after another, one transcriber for them all
+    (so the models load once), closed at the end."""
+    own = transcriber is None and bool(jobs)
+    runner = transcriber_for(options.run) if own else transcriber
+    try:
+        for job in jobs:
+            yield run_episode(job, options, output_dir, transcriber=runner,
+                              progress=lambda stage, done, total, job=job: reporter.progress(job, stage, done, total))
+    finally:
+        if own:
+            runner.close()
 
 
 def run_episode(job: EpisodeJob, options: BatchOptions, output_dir: Path, transcriber=None,
                 progress: Progress = None) -> EpisodeResult:
     """Download (if needed), transcribe and write one episode; a failure is returned, never raised
     (Ctrl-C is raised). ``transcriber``: anything with ``run(path, progress, cache_dir, vocabulary) ->
-    Transcript``, by default a :class:`pipeline.run.Transcriber` kept for the options (models stay loaded
-    across episodes); the episode's names from its show notes go to it as ``vocabulary``."""
+    Transcript`` and ``close()``, as :class:`pipeline.run.Transcriber`; keep one across episodes so the models stay loaded (by default one is made and closed for
+    this episode). The episode's names from its show notes go to it as ``vocabulary``."""
+    if transcriber is None:
+        runner = transcriber_for(options.run)
+        try:
+            return run_episode(job, options, output_dir, runner, progress)
+        finally:
+            runner.close()
     start = time.perf_counter()
     try:
         path = _fetch(job, options.download, progress)
-        runner = transcriber or transcriber_for(options.run)
         cache_dir = output_dir / CACHE_DIRNAME if options.use_cache else None
-        transcript = runner.run(path, progress=progress, cache_dir=cache_dir, vocabulary=job.vocabulary)
+        transcript = transcriber.run(path, progress=progress, cache_dir=cache_dir, vocabulary=job.vocabulary)
         transcript = dataclasses.replace(transcript, episode=job.record.name, source=job.record.source,
                                          metadata={**transcript.metadata, **job.metadata})
         written = write_all(transcript, output_dir, options.formats, options.drop_uncertain)
@@ -353,19 +365,11 @@ def run_episode(job: EpisodeJob, options: BatchOptions, output_dir: Path, transc
     return _done(job, transcript, written, tags, path, time.perf_counter() - start)
 
 
-_TRANSCRIBERS: dict = {}
-
-
 def transcriber_for(options: RunOptions):
-    """One :class:`pipeline.run.Transcriber` (and so one loaded model) per options, the last one kept."""
+    """A :class:`pipeline.run.Transcriber` for ``options`` (it loads its models when first needed)."""
     from pipeline.run import Transcriber
 
-    if options not in _TRANSCRIBERS:
-        for old in _TRANSCRIBERS.values():
-            old.close()
-        _TRANSCRIBERS.clear()
-        _TRANSCRIBERS[options] = Transcriber(options)
-    return _TRANSCRIBERS[options]
+    return Transcriber(options)
 
 
 def _fetch(job: EpisodeJob, options: DownloadOptions, progress: Progress) -> str:
