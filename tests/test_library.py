@@ -8,7 +8,8 @@ import json
 import pytest
 
 from pipeline.errors import PodscribeError
-from pipeline.library.batch import BatchOptions, Plan, plan_inputs
+from pipeline.library.batch import BatchOptions, Plan
+from pipeline.library.jobs import plan_inputs
 from pipeline.library.catalog import Catalog, EpisodeRecord, Outcome
 from pipeline.library.cli import parse_size
 from pipeline.library.download import DownloadOptions, check_url, is_url

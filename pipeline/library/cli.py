@@ -56,7 +56,7 @@ def download_options(command):
 def transcribe_inputs(inputs, run_options, output_dir: Path, formats, drop_uncertain: bool, no_cache: bool,
                       quiet: bool, debug: bool, audio_dir: Path, max_size: int, timeout_s: float, force: bool) -> int:
     """``podscribe transcribe``: files, folders, globs and URLs through the catalog; the exit code."""
-    from pipeline.library.batch import plan_inputs
+    from pipeline.library.jobs import plan_inputs
 
     options = _batch_options(run_options, formats, drop_uncertain, no_cache, force, max_size, timeout_s, debug)
     catalog = _catalog(output_dir)
@@ -150,7 +150,7 @@ def feed_command(transcribe: click.Command) -> click.Command:
 def _feed(source, limit, since, publish_dir, publish_url, output_dir, formats, drop_uncertain, no_cache, quiet,
           verbose, debug, audio_dir, max_size, timeout_s, force, vocabulary, vocabulary_file, **transcription) -> None:
     from pipeline.cli import _build_options, _setup_logging
-    from pipeline.library.batch import plan_feed
+    from pipeline.library.jobs import plan_feed
     from pipeline.library.download import DownloadOptions
     from pipeline.library.feed import load_feed
     from pipeline.library.publish import PublishOptions

@@ -7,7 +7,8 @@ from typing import Optional, Sequence
 
 import click
 
-from pipeline.library.batch import EpisodeJob, EpisodeResult, Plan
+from pipeline.library.batch import Plan
+from pipeline.library.jobs import EpisodeJob, EpisodeResult
 
 
 class CliReporter:
