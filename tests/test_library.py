@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -245,3 +246,20 @@ def test_podcast_json_is_podcasting_2_0_segments():
 
 def test_podcast_json_is_a_format_named_podcast_json():
     assert parse_formats("podcast-json") == ("podcast-json",) and "podcast-json" in parse_formats("all")
+
+
+def test_a_feed_plan_lists_each_guid_once_and_names_each_episode_apart(tmp_path):
+    from pipeline.library.jobs import plan_feed
+
+    xml = rss("Show", [
+        {"title": "Same", "guid": "a", "date": "2026-11-02", "url": "https://h/a.mp3"},
+        {"title": "Same", "guid": "b", "date": "2026-11-02", "url": "https://h/b.mp3"},
+        {"title": "Again", "guid": "a", "date": "2026-11-02", "url": "https://h/a2.mp3"},
+        {"title": "Undated", "guid": "c", "url": "https://h/c.ogg", "type": "audio/ogg"},
+    ])
+    jobs = plan_feed(parse_feed(xml.encode(), "feed.xml"), tmp_path)
+    assert [(j.key, Path(j.path).name) for j in jobs] == [
+        ("guid:a", "2026-11-02-same.mp3"), ("guid:b", "2026-11-02-same-3e23e8.mp3"), ("guid:c", "undated.ogg")]
+    assert [j.key for j in plan_feed(parse_feed(xml.encode(), "feed.xml"), tmp_path, since="2026-11-01")] == [
+        "guid:a", "guid:b"]
+    assert len(plan_feed(parse_feed(xml.encode(), "feed.xml"), tmp_path, limit=1)) == 1

@@ -128,8 +128,10 @@ def _url_job(url: str, audio_dir: Path) -> EpisodeJob:
 
 
 def plan_feed(feed: Feed, audio_dir: Path, limit: Optional[int] = None, since: Optional[str] = None) -> list[EpisodeJob]:
-    """Jobs for a feed's episodes, newest first: those dated ``since`` (YYYY-MM-DD) or later, at most ``limit``."""
-    episodes = sorted(feed.episodes, key=lambda e: e.date or "", reverse=True)
+    """Jobs for a feed's episodes, newest first: those dated ``since`` (YYYY-MM-DD) or later (undated ones left
+    out then), at most ``limit``; an item whose guid came before is listed once."""
+    unique = {e.guid: e for e in reversed(feed.episodes)}  # the first listing of a guid wins
+    episodes = sorted(unique.values(), key=lambda e: e.date or "", reverse=True)
     if since:
         episodes = [e for e in episodes if e.date and e.date >= since]
     if limit is not None:
