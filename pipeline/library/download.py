@@ -127,7 +127,8 @@ def _resume_headers(part: Path) -> tuple[int, dict[str, str]]:
     meta = _load_meta(part)
     if not part.is_file() or meta is None or part.stat().st_size == 0:
         return 0, {}
-    validator = meta.get("etag") or meta.get("last_modified")
+    etag = meta.get("etag") or ""
+    validator = (etag if not etag.startswith("W/") else "") or meta.get("last_modified")  # If-Range: strong only
     if not validator:
         return 0, {}
     offset = part.stat().st_size
