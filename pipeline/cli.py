@@ -5,13 +5,13 @@ import contextlib
 import logging
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Optional
 
 import click
 
 from pipeline.errors import PodscribeError
+from pipeline.library.cli import download_options
 
 log = logging.getLogger("pipeline")
 
@@ -67,7 +67,7 @@ def _batch_size(value: str) -> int | str:
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True)
 @click.option("-o", "--output-dir", default="outputs", show_default=True, type=click.Path(path_type=Path),
               help="Folder for the transcripts, written as <episode>.<format>.")
 @click.option("-m", "--model", default="base", show_default=True,
@@ -80,7 +80,7 @@ def _batch_size(value: str) -> int | str:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where the models run; auto takes the GPU when torch sees one.")
 @click.option("-f", "--format", "formats", default="all", show_default=True,
-              help="Comma-separated: forum, txt, md, srt, vtt, json, rttm, html; or all.")
+              help="Comma-separated: forum, txt, md, srt, vtt, json, rttm, html, podcast-json; or all.")
 @click.option("--language", default=None, help="Spoken language (en, de, ...); detected once per episode if omitted.")
 @click.option("--speakers", default=None, help='Names in order of first appearance, e.g. "BRIAN,JEFF,CHRIS".')
 @click.option("--vocabulary", default=None,
@@ -113,11 +113,15 @@ def _batch_size(value: str) -> int | str:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.option("-v", "--verbose", count=True, help="Log what each stage does.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@download_options
 def transcribe(files, output_dir, model, engine, compute_type, device, formats, language, speakers, vocabulary,
                vocabulary_file, num_speakers, min_speakers, max_speakers, uncertain_below, drop_uncertain, embed_audio,
-               max_chunk, beam_size, batch_size, no_diarize, voices_dir, no_voices, no_cache, quiet, verbose, debug):
-    """Transcribe episodes (any audio or video file ffmpeg reads) into OUTPUT_DIR."""
-    from pipeline.cache import CACHE_DIRNAME
+               max_chunk, beam_size, batch_size, no_diarize, voices_dir, no_voices, no_cache, quiet, verbose, debug,
+               audio_dir, max_size, timeout_s, force):
+    """Transcribe episodes into OUTPUT_DIR: audio or video files ffmpeg reads, folders of them, globs, or
+    http(s) URLs (downloaded into audio/<host>/). Each is recorded in OUTPUT_DIR/catalog.sqlite, and one done
+    before with the same model and options is skipped (--force runs it again)."""
+    from pipeline.library.cli import transcribe_inputs
     from pipeline.merge import MergeOptions
     from pipeline.writers import parse_formats
 
@@ -137,21 +141,8 @@ def transcribe(files, output_dir, model, engine, compute_type, device, formats, 
     options = _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
                              threshold, max_chunk, no_diarize, beam_size, batch_size, engine, compute_type, terms,
                              voices)
-    cache_dir = None if no_cache else output_dir / CACHE_DIRNAME
-    failed = 0
-    from pipeline.run import Transcriber
-
-    transcriber = Transcriber(options)
-    with _sigterm_as_interrupt():
-        for n, path in enumerate(files):
-            try:
-                failed += not _transcribe_one(transcriber, path, output_dir, cache_dir, fmts, drop_uncertain, quiet,
-                                              debug, embed_audio)
-            except KeyboardInterrupt:
-                _interrupted(path, files[n:], cache_dir)
-    if failed:
-        click.echo(f"{failed} of {len(files)} file(s) failed", err=True)
-        sys.exit(1)
+    sys.exit(transcribe_inputs(files, options, output_dir, fmts, drop_uncertain, no_cache, quiet, debug, audio_dir,
+                               max_size, timeout_s, force, embed_audio))
 
 
 def _enrolled_voices(folder: Optional[Path], disabled: bool) -> tuple:
@@ -171,14 +162,6 @@ def _enrolled_voices(folder: Optional[Path], disabled: bool) -> tuple:
         sys.exit(1)
 
 
-def _interrupted(path: Path, left: tuple, cache_dir: Optional[Path]) -> None:
-    """Ctrl-C (or SIGTERM): every finished chunk is already saved; say so and how to resume."""
-    saved = f"finished chunks are saved in {cache_dir}; " if cache_dir else ""
-    click.echo(f"\ninterrupted during {path} ({len(left)} file(s) not done): {saved}"
-               f"run the same command again to resume", err=True)
-    sys.exit(130)
-
-
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
     """Treat SIGTERM (`kill PID`, a job scheduler) like Ctrl-C while transcribing: stop cleanly."""
@@ -194,69 +177,6 @@ def _sigterm_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _transcribe_one(transcriber, path: Path, output_dir: Path, cache_dir: Optional[Path], fmts,
-                    drop_uncertain: bool, quiet: bool, debug: bool, embed_audio: bool = False) -> bool:
-    from pipeline.writers import write_all
-
-    start = time.perf_counter()
-    bars = _Bars(path.name, disabled=quiet)
-    try:
-        transcript = transcriber.run(path, progress=bars.update, cache_dir=cache_dir)
-        written = write_all(transcript, output_dir, fmts, drop_uncertain, embed_audio)
-    except PodscribeError as exc:
-        bars.close()
-        click.echo(f"error: {exc}", err=True)
-        return False
-    except KeyboardInterrupt:
-        bars.close()
-        raise
-    except Exception as exc:  # one bad file never costs the others
-        bars.close()
-        if debug:
-            raise
-        click.echo(f"error: {path}: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
-        return False
-    bars.close()
-    click.echo(_summary(transcript, time.perf_counter() - start, written))
-    return True
-
-
-def _summary(transcript, wall_s: float, written) -> str:
-    words = transcript.words
-    marked = sum(w.uncertain for w in words) / len(words) if words else 0.0
-    rtf = wall_s / transcript.duration_s if transcript.duration_s else 0.0
-    where = str(Path(written[0]).parent / transcript.episode) + ".*" if written else "nothing written"
-    if not words and not transcript.gaps:
-        return f"{transcript.episode}: {transcript.duration_s:.1f} s of audio, no speech found -> {where}"
-    lost = f", {transcript.lost_speech_s:.1f} s of speech without words (marked [?])" if transcript.gaps else ""
-    return (f"{transcript.episode}: {transcript.duration_s:.1f} s of audio in {wall_s:.1f} s (RTF {rtf:.2f}), "
-            f"{len(words)} words, {len(transcript.speakers)} speakers, {marked:.1%} marked [?]{lost} -> {where}")
-
-
-class _Bars:
-    """One tqdm bar per stage, on stderr; progress bars live in the CLI only."""
-
-    def __init__(self, name: str, disabled: bool):
-        self.name, self.disabled, self.bars = name, disabled, {}
-
-    def update(self, stage: str, done: int, total: int) -> None:
-        if self.disabled:
-            return
-        from tqdm import tqdm
-
-        bar = self.bars.get(stage)
-        if bar is None:
-            bar = self.bars[stage] = tqdm(total=total, desc=f"{self.name} {stage}", unit="chunk" if stage == "transcribe" else "step",
-                                          leave=False, file=sys.stderr, disable=None)
-        bar.total = max(total, bar.n)
-        bar.update(done - bar.n)
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
-        self.bars = {}
 
 
 @main.group()
@@ -297,7 +217,10 @@ def models_prepare(names) -> None:
 from pipeline.evaluate.cli import evaluate  # noqa: E402  (attached last: a thin command of its own module)
 
 main.add_command(evaluate)
-
 from pipeline.voices.cli import voices  # noqa: E402  (attached last: a thin command group of its own module)
 
 main.add_command(voices)
+from pipeline.library.cli import feed_command, status  # noqa: E402  (feeds, the catalog: pipeline/library)
+
+main.add_command(feed_command(transcribe))
+main.add_command(status)

@@ -89,6 +89,11 @@ def _converter() -> str:
     return converter
 
 
+def probe_duration_s(path: str | os.PathLike) -> Optional[float]:
+    """The duration ffprobe reads from a file's header (no decoding), or None when it cannot tell."""
+    return _probed_duration_s(Path(path))
+
+
 def _probed_duration_s(path: Path) -> Optional[float]:
     """The container's duration per ffprobe, or None when it does not say (then the buffer grows)."""
     from pydub.utils import get_prober_name

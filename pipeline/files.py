@@ -62,6 +62,22 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def publish_file(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Give a finished file written elsewhere under a temporary name (a download's ``.part``, filled over
+    several runs) its final name: fsync, the usual permissions, rename, fsync the folder."""
+    path = Path(path)
+    try:
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
+        raise PodscribeError(f"{path}: write failed ({reason})") from None
+    return path
+
+
 def _remove(path: str) -> None:
     try:
         os.unlink(path)

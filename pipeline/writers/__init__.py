@@ -8,7 +8,7 @@ from typing import Callable, TextIO
 from pipeline.files import atomic_write_text
 from pipeline.errors import PodscribeError
 from pipeline.types import Transcript
-from pipeline.writers import forum, html, json_format, markdown, rttm, subtitles, text
+from pipeline.writers import forum, html, json_format, markdown, podcast_json, rttm, subtitles, text
 
 Writer = Callable[..., None]
 
@@ -21,6 +21,7 @@ WRITERS: dict[str, tuple[str, Writer]] = {
     "json": ("json", json_format.write),
     "rttm": ("rttm", rttm.write),
     "html": ("html", html.write),
+    "podcast-json": ("podcast.json", podcast_json.write),  # Podcasting 2.0 <podcast:transcript> JSON
 }
 
 

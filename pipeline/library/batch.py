@@ -1,0 +1,271 @@
+"""Jobs -> one run per episode, recorded in the catalog.
+
+``run_batch`` skips what the catalog says is done with the same options, marks the rest pending and hands them
+to an executor, which calls :func:`run_episode` for each (the default runs them here, one after another; another
+executor can run them elsewhere: a job and its result are plain frozen values, see ``jobs.py``). ``run_episode`` downloads if needed, transcribes, writes the outputs and
+returns an :class:`EpisodeResult`; it never raises for a bad episode, so one never costs the others.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence
+
+from pipeline.cache import CACHE_DIRNAME, key_digest
+from pipeline.errors import PodscribeError
+from pipeline.library.catalog import Catalog, Outcome
+from pipeline.library.download import DownloadOptions, download
+from pipeline.library.jobs import EpisodeJob, EpisodeResult
+from pipeline.library.publish import PublishOptions, publish
+from pipeline.run import RunOptions
+from pipeline.types import Transcript
+from pipeline.writers import WRITERS, write_all
+
+log = logging.getLogger(__name__)
+
+#: (stage, done, total): the transcriber's stages, and "download" in bytes
+Progress = Optional[Callable[[str, int, int], None]]
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    run: RunOptions = field(default_factory=RunOptions)
+    formats: tuple[str, ...] = tuple(WRITERS)
+    drop_uncertain: bool = False
+    embed_audio: bool = False  # the html review page carries the audio
+    use_cache: bool = True  # the resume cache in OUTPUT_DIR/.podscribe-cache
+    force: bool = False  # run episodes the catalog says are done
+    download: DownloadOptions = field(default_factory=DownloadOptions)
+    publish: Optional[PublishOptions] = None
+    debug: bool = False  # let unexpected exceptions through
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.formats if f not in WRITERS]
+        if unknown or not self.formats:
+            raise PodscribeError(f"unknown format(s) {unknown}: choose from {', '.join(WRITERS)}")
+
+    @property
+    def key(self) -> str:
+        """What "the same model and options" means for the catalog: everything that changes the outputs."""
+        return key_digest({"catalog": self.recorded(), "formats": sorted(self.formats),
+                           "drop_uncertain": self.drop_uncertain, "embed_audio": self.embed_audio})
+
+    def recorded(self) -> dict:
+        """The run options as the catalog records them (batch size left out: it changes no word)."""
+        run = asdict(self.run)
+        run["transcribe"].pop("batch_size", None)
+        return run
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    results: tuple[EpisodeResult, ...]
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) during ``job``; ``left`` jobs, that one included, are not done."""
+
+    def __init__(self, job: EpisodeJob, left: int):
+        super().__init__(job.record.source)
+        self.job, self.left = job, left
+
+
+class Reporter(Protocol):
+    def planned(self, plan: "Plan") -> None: ...
+
+    def progress(self, job: EpisodeJob, stage: str, done: int, total: int) -> None: ...
+
+    def finished(self, job: EpisodeJob, result: EpisodeResult) -> None: ...
+
+
+class SilentReporter:
+    def planned(self, plan) -> None:
+        pass
+
+    def progress(self, job, stage, done, total) -> None:
+        pass
+
+    def finished(self, job, result) -> None:
+        pass
+
+
+#: runs jobs and yields each one's result as it ends (in any order)
+Executor = Callable[[Sequence[EpisodeJob], BatchOptions, Path, Reporter], Iterable[EpisodeResult]]
+
+
+# ---------------------------------------------------------------- running
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a batch will do: the jobs to run (and why each runs) and the results of those it skips."""
+
+    todo: tuple[EpisodeJob, ...]
+    skipped: tuple[EpisodeResult, ...]
+    reasons: tuple[str, ...]  # per job in ``todo``: new | retry | changed | forced
+
+    def describe(self) -> str:
+        """``3 new, 41 already done`` (and how many are retried or re-run with other options)."""
+        counts = {reason: self.reasons.count(reason) for reason in dict.fromkeys(self.reasons)}
+        words = {"new": "new", "retry": "to retry", "changed": "to redo (other options or outputs missing)",
+                 "forced": "to redo (--force)"}
+        parts = [f"{counts.get('new', 0)} new"] + [f"{n} {words[r]}" for r, n in counts.items() if r != "new"]
+        return ", ".join(parts + [f"{len(self.skipped)} already done"])
+
+
+def plan_batch(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Path, catalog: Catalog) -> Plan:
+    """Split ``jobs`` into those to run and those the catalog says are done with these options."""
+    todo, reasons, skipped = [], [], []
+    for job in jobs:
+        reason = _why_run(job, options, catalog)
+        if reason is None:
+            skipped.append(_skipped(job, catalog, options, output_dir))
+        else:
+            todo.append(job)
+            reasons.append(reason)
+    return Plan(tuple(todo), tuple(skipped), tuple(reasons))
+
+
+def _why_run(job: EpisodeJob, options: BatchOptions, catalog: Catalog) -> Optional[str]:
+    """Why ``job`` runs (new, retry, changed, forced), or None when it is done with these options."""
+    row = catalog.get(job.key)
+    if row is None:
+        return "new"
+    if options.force:
+        return "forced"
+    if catalog.is_done(job.key, options.key):
+        return None
+    return "changed" if row.status == "done" else "retry"
+
+
+def run_batch(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Path, catalog: Catalog,
+              reporter: Reporter = SilentReporter(), execute: Optional[Executor] = None) -> BatchSummary:
+    """Skip what is done, run the rest through ``execute``, record every start and end in ``catalog``."""
+    plan = plan_batch(jobs, options, output_dir, catalog)
+    reporter.planned(plan)
+    for job in plan.todo:
+        catalog.start(job.record, options.run.transcribe.model, options.key, options.recorded())
+    by_key = {job.key: job for job in plan.todo}
+    results: dict[str, EpisodeResult] = {}
+    try:
+        for result in (execute or run_here)(plan.todo, options, output_dir, reporter):
+            results[result.key] = result
+            catalog.finish(result.key, _outcome(result))
+            reporter.finished(by_key[result.key], result)
+    except KeyboardInterrupt:
+        left = [job for job in plan.todo if job.key not in results]
+        raise BatchInterrupted(left[0] if left else plan.todo[-1], len(left)) from None
+    return BatchSummary(plan.skipped + tuple(results[j.key] for j in plan.todo if j.key in results))
+
+
+def run_here(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Path,
+             reporter: Reporter, transcriber=None) -> Iterator[EpisodeResult]:
+    """The default executor: each job in this process, one after another, one transcriber for them all
+    (so the models load once), closed at the end."""
+    own = transcriber is None and bool(jobs)
+    runner = transcriber_for(options.run) if own else transcriber
+    try:
+        for job in jobs:
+            yield run_episode(job, options, output_dir, transcriber=runner,
+                              progress=lambda stage, done, total, job=job: reporter.progress(job, stage, done, total))
+    finally:
+        if own:
+            runner.close()
+
+
+def run_episode(job: EpisodeJob, options: BatchOptions, output_dir: Path, transcriber=None,
+                progress: Progress = None) -> EpisodeResult:
+    """Download (if needed), transcribe and write one episode; a failure is returned, never raised
+    (Ctrl-C is raised). ``transcriber``: anything with ``run(path, progress, cache_dir, vocabulary) ->
+    Transcript`` and ``close()``, as :class:`pipeline.run.Transcriber`; keep one across episodes so the models stay loaded (by default one is made and closed for
+    this episode). The episode's names from its show notes go to it as ``vocabulary``."""
+    if transcriber is None:
+        runner = transcriber_for(options.run)
+        try:
+            return run_episode(job, options, output_dir, runner, progress)
+        finally:
+            runner.close()
+    start = time.perf_counter()
+    try:
+        path = _fetch(job, options.download, progress)
+        cache_dir = output_dir / CACHE_DIRNAME if options.use_cache else None
+        transcript = transcriber.run(path, progress=progress, cache_dir=cache_dir, vocabulary=job.vocabulary)
+        transcript = dataclasses.replace(transcript, episode=job.record.name,
+                                         metadata={**transcript.metadata, **job.metadata})
+        written = write_all(transcript, output_dir, options.formats, options.drop_uncertain, options.embed_audio)
+        tags = publish(transcript, options.publish, options.drop_uncertain) if options.publish else ()
+    except KeyboardInterrupt:
+        raise
+    except PodscribeError as exc:
+        return _failed(job, str(exc), time.perf_counter() - start)
+    except Exception as exc:  # one bad episode never costs the others
+        if options.debug:
+            raise
+        return _failed(job, f"{job.record.source}: {type(exc).__name__}: {exc} (run with --debug for details)",
+                       time.perf_counter() - start)
+    return _done(job, transcript, written, tags, path, time.perf_counter() - start)
+
+
+def transcriber_for(options: RunOptions):
+    """A :class:`pipeline.run.Transcriber` for ``options`` (it loads its models when first needed)."""
+    from pipeline.run import Transcriber
+
+    return Transcriber(options)
+
+
+def _fetch(job: EpisodeJob, options: DownloadOptions, progress: Progress) -> str:
+    if job.url is None:
+        return job.path
+    tick = (lambda done, total: progress("download", done, total or 0)) if progress else None
+    return str(download(job.url, Path(job.path), options, job.expected_length, tick))
+
+
+def _done(job: EpisodeJob, transcript: Transcript, written: list[Path], tags: tuple[str, ...], path: str,
+          wall_s: float) -> EpisodeResult:
+    words = transcript.words
+    return EpisodeResult(
+        key=job.key, name=job.record.name, source=job.record.source, status="done",
+        outputs=tuple(str(p) for p in written), sha256=transcript.sha256, audio_path=path,
+        duration_s=transcript.duration_s, wall_s=wall_s, words=len(words), speakers=len(transcript.speakers),
+        marked=sum(w.uncertain for w in words) / len(words) if words else 0.0,
+        lost_speech_s=transcript.lost_speech_s if transcript.gaps else 0.0, timings=dict(transcript.timings_s),
+        tags=tags)
+
+
+def _failed(job: EpisodeJob, error: str, wall_s: float) -> EpisodeResult:
+    return EpisodeResult(key=job.key, name=job.record.name, source=job.record.source, status="failed",
+                         error=error, wall_s=wall_s, duration_s=job.duration_s)
+
+
+def _skipped(job: EpisodeJob, catalog: Catalog, options: BatchOptions, output_dir: Path) -> EpisodeResult:
+    """A done episode; published now if ``--publish`` asks for it and it is not there yet."""
+    row = catalog.get(job.key)
+    tags: tuple[str, ...] = ()
+    if options.publish:
+        tags = _publish_from_outputs(row.name, options, output_dir)
+    return EpisodeResult(key=job.key, name=row.name, source=row.source, status="skipped", outputs=row.outputs,
+                         sha256=row.sha256, audio_path=row.audio_path, duration_s=row.duration_s, tags=tags)
+
+
+def _publish_from_outputs(name: str, options: BatchOptions, output_dir: Path) -> tuple[str, ...]:
+    """Publish a done episode from its JSON transcript (rewriting the same files is harmless)."""
+    from pipeline.writers import json_format, output_path
+
+    source = output_path(output_dir, name, "json")
+    if not source.is_file():
+        log.warning("%s: not published, its JSON transcript is not in %s", name, output_dir)
+        return ()
+    with open(source, encoding="utf-8") as f:
+        return publish(json_format.read(f), options.publish, options.drop_uncertain)
+
+
+def _outcome(result: EpisodeResult) -> Outcome:
+    return Outcome(status=result.status, error=result.error, sha256=result.sha256, audio_path=result.audio_path,
+                   outputs=result.outputs, duration_s=result.duration_s, wall_s=round(result.wall_s, 3),
+                   timings=result.timings)
