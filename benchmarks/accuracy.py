@@ -59,7 +59,7 @@ def episodes(manifest: Path) -> list[Pair]:
 
 def run_podscribe(audio: Path, model: str, out: Path) -> Path:
     subprocess.run([sys.executable, "-m", "pipeline", "transcribe", str(audio), "-o", str(out), "-m", model,
-                    "-f", "json", "-q", "--no-cache"], check=True, capture_output=True)
+                    "-f", "json", "-q", "--no-cache", "--force"], check=True, capture_output=True)
     return out / f"{audio.stem}.json"
 
 

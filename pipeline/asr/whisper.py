@@ -6,10 +6,16 @@ pyproject.toml; ``tests/test_pins.py`` fails when the installed version differs)
 - ``_BatchTask`` subclasses ``whisper.decoding.DecodingTask`` so beam search works on a batch of windows;
 - ``_serving`` stands in for ``model.decode`` while ``model.transcribe`` runs, answering the one window
   that was decoded ahead in the batch;
+- ``_skipping_short_windows`` stands in for ``model.decode`` too: a window with under half a second of audio
+  (Whisper's loop seeks into a chunk's last fraction of a second, then pads it to 30 s with zeros) is answered
+  as no speech instead of decoded: on such near-empty windows Whisper loops ("you you you", 224 tokens) through
+  its fallback temperatures, which made a run with a vocabulary prompt 3.5 times slower. A word lost there
+  would still be caught by the coverage check (``pipeline/coverage.py``);
 - ``load`` sets the alignment heads a store checkpoint carries (``model.set_alignment_heads``).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Sequence
 
@@ -23,6 +29,7 @@ WHISPER_VERSION = "20250625"
 # with beam search (benchmarks/batch.py); on a GPU larger batches fill the device.
 AUTO_BATCH_CUDA = 16
 AUTO_BATCH_CPU = 5
+MIN_WINDOW_FRAMES = 50  # 0.5 s of mel frames: a window with less audio than this is not decoded
 
 
 class WhisperEngine:
@@ -111,7 +118,7 @@ class WhisperEngine:
         """
         import torch
 
-        with torch.random.fork_rng():
+        with torch.random.fork_rng(), _skipping_short_windows(self.model):
             torch.manual_seed(chunk.index)
             result = self._decode(slice_audio(audio, chunk), language, prompt, condition=True)
             if repetition_loop([w["word"] for s in result["segments"] for w in s.get("words", [])]):
@@ -166,6 +173,47 @@ def _stored_heads(path: str):
         log.debug("no alignment heads read from %s: %s", path, exc)
         return None
     return checkpoint.get("alignment_heads") if isinstance(checkpoint, dict) else None
+
+
+@contextlib.contextmanager
+def _skipping_short_windows(model):
+    """While active, ``model.decode`` answers a window with under ``MIN_WINDOW_FRAMES`` of audio as no speech."""
+    inner = model.decode  # the class's, or _serving's stand-in
+
+    def decode(mel, options=None, **kwargs):
+        if mel.ndim == 2 and _content_frames(mel) < MIN_WINDOW_FRAMES:
+            return _no_speech(mel, options)
+        return inner(mel, options, **kwargs) if options is not None else inner(mel, **kwargs)
+
+    own = "decode" in vars(model)
+    model.decode = decode
+    try:
+        yield
+    finally:
+        if own:
+            model.decode = inner
+        else:
+            del model.decode
+
+
+def _content_frames(mel) -> int:
+    """Frames before the zero padding ``whisper.pad_or_trim`` adds at the end of a window."""
+    import torch
+
+    silent = (mel == 0).all(dim=0)
+    if not bool(silent[-1]):
+        return mel.shape[-1]
+    nonzero = torch.nonzero(~silent)
+    return int(nonzero[-1]) + 1 if len(nonzero) else 0
+
+
+def _no_speech(mel, options):
+    """What ``model.decode`` returns for a window with nothing to hear: Whisper's loop skips it."""
+    from whisper.decoding import DecodingResult
+
+    return DecodingResult(audio_features=None, language=getattr(options, "language", None) or "en", tokens=[],
+                          text="", avg_logprob=float("-inf"), no_speech_prob=1.0,
+                          temperature=getattr(options, "temperature", 0.0) or 0.0, compression_ratio=0.0)
 
 
 def _BatchTask(model, options):
