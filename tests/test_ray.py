@@ -123,3 +123,20 @@ def test_help_does_not_import_ray_and_a_ray_address_needs_the_ray_executor(tmp_p
     wav = write_wav(tmp_path / "a.wav", bursts(2))
     result = CliRunner().invoke(main, ["transcribe", str(wav), "-o", str(tmp_path), "--ray-address", "auto"])
     assert result.exit_code == 2 and "--ray-address needs --executor ray" in result.output
+
+
+@pytest.mark.slow
+def test_the_cli_on_ray_with_real_models_writes_what_the_local_executor_writes(cluster, tmp_path):
+    """`podscribe transcribe --executor ray` (joining the fixture's cluster), tiny.en and diarization, on two
+    8 s clips of the bundled interview: the same transcripts as `--executor local`."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for n, start in enumerate((0, 40), 1):
+        subprocess.run(["ffmpeg", "-v", "error", "-ss", str(start), "-t", "8", "-i",
+                        str(REPO / "audio/samples/interview.flac"), str(clips / f"ep{n}.flac")], check=True)
+    for executor in ("local", "ray"):
+        result = CliRunner().invoke(main, ["transcribe", str(clips), "-o", str(tmp_path / executor), "-m", "tiny.en",
+                                           "--device", "cpu", "-q", "--executor", executor])
+        assert result.exit_code == 0, result.output
+    assert len(outputs(tmp_path / "ray")) == 16 and outputs(tmp_path / "ray") == outputs(tmp_path / "local")
+    assert [row.status for row in Catalog.in_folder(tmp_path / "ray").rows()] == ["done", "done"]
