@@ -114,7 +114,7 @@ def test_a_worker_killed_mid_episode_costs_only_that_episode_which_is_run_again(
     assert sorted(p.name for p in (tmp_path / "out").glob("ep2.*"))  # its outputs are there
 
 
-def test_help_does_not_import_ray_and_a_ray_address_needs_the_ray_executor(tmp_path):
+def test_help_does_not_import_ray_and_a_bad_ray_address_is_one_line(tmp_path):
     code = ("import sys; from click.testing import CliRunner; from pipeline.cli import main; "
             "r = CliRunner().invoke(main, ['transcribe', '--help']); "
             "assert '--executor [local|ray]' in r.output, r.output; print('ray' in sys.modules)")
@@ -123,6 +123,10 @@ def test_help_does_not_import_ray_and_a_ray_address_needs_the_ray_executor(tmp_p
     wav = write_wav(tmp_path / "a.wav", bursts(2))
     result = CliRunner().invoke(main, ["transcribe", str(wav), "-o", str(tmp_path), "--ray-address", "auto"])
     assert result.exit_code == 2 and "--ray-address needs --executor ray" in result.output
+    result = CliRunner().invoke(main, ["transcribe", str(wav), "-o", str(tmp_path), "--executor", "ray",
+                                       "--ray-address", "127.0.0.1:1"])
+    assert result.exit_code == 1 and "error: --ray-address 127.0.0.1:1: no Ray cluster answers there" in result.output
+    assert Catalog.in_folder(tmp_path).rows() == []  # no episode was started
 
 
 @pytest.mark.slow

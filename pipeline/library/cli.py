@@ -93,7 +93,11 @@ def _executor(name: str, ray_address: Optional[str]):
         return None
     from pipeline.library.ray_executor import ray_executor
 
-    return ray_executor(ray_address)
+    try:
+        return ray_executor(ray_address)
+    except PodscribeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
 
 
 def _run(jobs, options, output_dir: Path, catalog, quiet: bool, always_say_plan: bool, execute=None):

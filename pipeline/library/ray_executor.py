@@ -31,7 +31,11 @@ def ray_executor(address: Optional[str] = None, factories: Optional[tuple] = Non
                  retries: int = RETRIES) -> Executor:
     """An executor for ``run_batch``: ``address`` None starts a local Ray, ``"auto"`` joins the cluster
     started on this machine (``ray start``), ``HOST:PORT`` joins that one. ``factories`` (asr, diarizer):
-    picklable model factories for the transcribers (the tests' fakes; None: the real models)."""
+    picklable model factories for the transcribers (the tests' fakes; None: the real models). Checks now
+    that Ray is installed and that something listens at HOST:PORT, before any episode is started."""
+    _ray()
+    if address not in (None, "auto"):
+        _check_listening(address)
     return functools.partial(run_ray, address=address, factories=factories, retries=retries)
 
 
@@ -134,6 +138,20 @@ def _connect(ray, address: Optional[str]) -> bool:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise PodscribeError(f"cannot join the Ray cluster at {address}: {exc}") from None
     return True
+
+
+def _check_listening(address: str) -> None:
+    """A clear error now for HOST:PORT where nothing listens (Ray itself would retry for minutes)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise PodscribeError(f"--ray-address {address}: not auto or HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as exc:
+        raise PodscribeError(f"--ray-address {address}: no Ray cluster answers there ({exc}); start one with "
+                             f"`ray start --head` on that machine") from None
 
 
 def _slots(ray, jobs: int) -> tuple[int, bool]:
