@@ -42,8 +42,9 @@ test-fast: install
 
 install: apt $(STAMP)
 
-# Debian packages, as command:package: ffmpeg decodes; flite speaks the synthetic speech of the tests.
-APT := ffmpeg:ffmpeg flite:flite
+# Debian packages, as command:package: ffmpeg decodes; flite speaks the synthetic speech of the tests; chromium and
+# its driver run the review page's tests (selenium drives them; nothing downloads a browser).
+APT := ffmpeg:ffmpeg flite:flite chromium:chromium chromedriver:chromium-driver
 
 apt:
 	@missing=$$(for p in $(APT); do command -v $${p%%:*} >/dev/null 2>&1 || echo $${p#*:}; done); \

@@ -24,8 +24,13 @@ class ChunkOptions:
     overlap_s: float = 2.0
     frame_s: float = 0.02
     silence_db: Optional[float] = None  # absolute dBFS; None adapts to the episode's noise floor
+    # where chunks come from: "energy" (sound above the noise floor) or "speech" (the segmentation model's speech
+    # activity, with the energy envelope still choosing the cut points inside long speech)
+    source: str = "energy"
 
     def __post_init__(self) -> None:
+        if self.source not in ("energy", "speech"):
+            raise PodscribeError(f"unknown chunk source {self.source!r}: use energy or speech")
         if not 1.0 <= self.max_chunk_s <= 30.0:
             raise PodscribeError("max chunk length must be between 1 and 30 s (one Whisper window)")
         if not 0 < self.min_chunk_s <= self.max_chunk_s:
@@ -77,15 +82,30 @@ def speech_regions(env_db: np.ndarray, frame_s: float, threshold_db: float, min_
     return [(float(s) * frame_s, float(e) * frame_s) for s, e in zip(starts, ends)]
 
 
-def plan_chunks(env_db: np.ndarray, options: ChunkOptions = ChunkOptions()) -> list[Chunk]:
-    """Chunks covering every speech region of the envelope, cut at silences where possible."""
+def plan_chunks(env_db: np.ndarray, options: ChunkOptions = ChunkOptions(),
+                speech: Optional[Sequence[tuple[float, float]]] = None) -> list[Chunk]:
+    """Chunks covering every sound region of the envelope (or, with ``options.source == "speech"``, every
+    stretch of ``speech``, joined across pauses shorter than ``min_silence_s``), cut at silences where possible."""
     threshold = threshold_for(env_db, options)
     total_s = len(env_db) * options.frame_s
-    regions = speech_regions(env_db, options.frame_s, threshold, options.min_silence_s)
+    if options.source == "speech" and speech is not None:
+        regions = _joined(speech, options.min_silence_s)
+    else:
+        regions = speech_regions(env_db, options.frame_s, threshold, options.min_silence_s)
     pieces = [p for r in regions for p in _split_long(r, env_db, options)]
     spans = _group(pieces, options)
     spans = [_pad(span, _bounds(spans, i, total_s), options) for i, span in enumerate(spans)]
     return [Chunk(index=i, start_s=round(s, 3), end_s=round(e, 3)) for i, (s, e) in enumerate(spans)]
+
+
+def _joined(spans: Sequence[tuple[float, float]], min_gap_s: float) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for start, end in sorted(spans):
+        if out and start - out[-1][1] < min_gap_s:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        elif end > start:
+            out.append((start, end))
+    return out
 
 
 def _split_long(region: tuple[float, float], env_db: np.ndarray, options: ChunkOptions) -> list[tuple[float, float]]:

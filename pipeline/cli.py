@@ -79,7 +79,7 @@ def _batch_size(value: str) -> int | str:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where the models run; auto takes the GPU when torch sees one.")
 @click.option("-f", "--format", "formats", default="all", show_default=True,
-              help="Comma-separated: forum, txt, md, srt, vtt, json, rttm, podcast-json; or all.")
+              help="Comma-separated: forum, txt, md, srt, vtt, json, rttm, html, podcast-json; or all.")
 @click.option("--language", default=None, help="Spoken language (en, de, ...); detected once per episode if omitted.")
 @click.option("--speakers", default=None, help='Names in order of first appearance, e.g. "BRIAN,JEFF,CHRIS".')
 @click.option("--vocabulary", default=None,
@@ -93,6 +93,8 @@ def _batch_size(value: str) -> int | str:
 @click.option("--uncertain-below", type=float, default=None,
               help="Mark words whose probability is under this as [?] (default from our measurements, see README).")
 @click.option("--drop-uncertain", is_flag=True, help="Write the [?] mark alone instead of the model's guess.")
+@click.option("--embed-audio", is_flag=True,
+              help="Put a compressed copy of the audio (Opus, 24 kbit/s) into the html review page, to share one file.")
 @click.option("--max-chunk", type=float, default=30.0, show_default=True, help="Longest chunk sent to Whisper, in seconds.")
 @click.option("--beam-size", type=click.IntRange(min=0), default=5, show_default=True,
               help="Beams at temperature 0 (0: greedy, faster and a little less accurate).")
@@ -108,9 +110,9 @@ def _batch_size(value: str) -> int | str:
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @download_options
 def transcribe(files, output_dir, model, engine, compute_type, device, formats, language, speakers, vocabulary,
-               vocabulary_file, num_speakers, min_speakers, max_speakers, uncertain_below, drop_uncertain, max_chunk,
-               beam_size, batch_size, no_diarize, no_cache, quiet, verbose, debug, audio_dir, max_size, timeout_s,
-               force, executor, ray_address):
+               vocabulary_file, num_speakers, min_speakers, max_speakers, uncertain_below, drop_uncertain, embed_audio,
+               max_chunk, beam_size, batch_size, no_diarize, no_cache, quiet, verbose, debug, audio_dir, max_size,
+               timeout_s, force, executor, ray_address):
     """Transcribe episodes into OUTPUT_DIR: audio or video files ffmpeg reads, folders of them, globs, or
     http(s) URLs (downloaded into audio/<host>/). Each is recorded in OUTPUT_DIR/catalog.sqlite, and one done
     before with the same model and options is skipped (--force runs it again)."""
@@ -133,7 +135,7 @@ def transcribe(files, output_dir, model, engine, compute_type, device, formats, 
     options = _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
                              threshold, max_chunk, no_diarize, beam_size, batch_size, engine, compute_type, terms)
     sys.exit(transcribe_inputs(files, options, output_dir, fmts, drop_uncertain, no_cache, quiet, debug, audio_dir,
-                               max_size, timeout_s, force, executor, ray_address))
+                               max_size, timeout_s, force, embed_audio, executor, ray_address))
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ activity detection alone with ``--no-diarize``). Three rules use it:
 """
 from __future__ import annotations
 
+import bisect
 import logging
 from dataclasses import dataclass, replace
 from typing import Sequence
@@ -29,12 +30,14 @@ RETRY_INDEX = 100_000
 @dataclass(frozen=True)
 class CoverageOptions:
     min_gap_s: float = 1.0  # speech with no word for longer than this is decoded again, then marked
+    min_island_s: float = 0.3  # ... and so is a whole stretch of speech this long that no word touches ("Yeah.")
     slack_s: float = 0.3  # a word covers its own span and this much on either side (Whisper's times drift)
     context_s: float = 2.0  # audio decoded on either side of a stretch when it is decoded again
     speech_margin_s: float = 0.2  # a word within this of speech activity is over speech
 
     def __post_init__(self) -> None:
         check_float("coverage min gap", self.min_gap_s, 0.1, 30.0)
+        check_float("coverage min island", self.min_island_s, 0.0, 30.0)
         check_float("coverage slack", self.slack_s, 0.0, 5.0)
         check_float("coverage context", self.context_s, 0.0, 10.0)
         check_float("speech margin", self.speech_margin_s, 0.0, 5.0)
@@ -79,14 +82,25 @@ def guard(segments: Sequence[Segment], speech: Sequence[Span], no_speech_thresho
 
 
 def uncovered(speech: Sequence[Span], words: Sequence[Word], options: CoverageOptions = CoverageOptions()) -> list[Span]:
-    """Stretches of speech longer than ``min_gap_s`` that no word (widened by ``slack_s``) covers."""
+    """Stretches of speech no word covers: a whole stretch of speech of at least ``min_island_s`` with no word's
+    middle in it (a one-word backchannel: Whisper stretches the words around it over the pauses, so their
+    edges are no evidence), or a part of a stretch that no word (widened by ``slack_s``) covers, longer than
+    ``min_gap_s`` (shorter parts are within Whisper's timing drift)."""
     covered = merge_spans([(w.start_s - options.slack_s, w.end_s + options.slack_s) for w in words])
+    middles = sorted((w.start_s + w.end_s) / 2 for w in words)
     out = []
     for start, end in merge_spans(speech):
-        for s, e in _subtract((start, end), covered):
-            if e - s > options.min_gap_s:
-                out.append((round(s, 3), round(e, 3)))
+        if end - start >= options.min_island_s and not _any_between(middles, start - options.slack_s,
+                                                                     end + options.slack_s):
+            out.append((round(start, 3), round(end, 3)))
+            continue
+        out += [(round(s, 3), round(e, 3)) for s, e in _subtract((start, end), covered) if e - s > options.min_gap_s]
     return out
+
+
+def _any_between(sorted_values: Sequence[float], low: float, high: float) -> bool:
+    i = bisect.bisect_left(sorted_values, low)
+    return i < len(sorted_values) and sorted_values[i] <= high
 
 
 def _subtract(span: Span, covered: Sequence[Span]) -> list[Span]:

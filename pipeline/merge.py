@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
+from pipeline.checks import check_float
+from pipeline.confidence import uncertain
 from pipeline.errors import PodscribeError
 from pipeline.types import Segment, SpeakerTurn, Turn, Word
 
@@ -13,12 +15,17 @@ UNKNOWN_SPEAKER = "SPEAKER 1"
 @dataclass(frozen=True)
 class MergeOptions:
     uncertain_below: float = 0.55  # word probability under which a word is marked [?] (README: Accuracy)
+    rare_below_zipf: Optional[float] = None  # a word rarer in English than this (wordfreq Zipf) ...
+    rare_uncertain_below: float = 0.9  # ... is marked under this probability (pipeline/confidence.py)
+    vocabulary: tuple[str, ...] = ()  # terms that are never rare
     max_pause_s: float = 3.0  # a longer pause starts a new paragraph even for the same speaker
     speaker_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.uncertain_below <= 1.0:
+        if not 0.0 <= self.uncertain_below <= 1.0 or not 0.0 <= self.rare_uncertain_below <= 1.0:
             raise PodscribeError("the [?] threshold must be a probability between 0 and 1")
+        if self.rare_below_zipf is not None:
+            check_float("the rare-word Zipf frequency", self.rare_below_zipf, 0.0, 8.0)
         if self.max_pause_s <= 0:
             raise PodscribeError("the paragraph pause must be positive")
         names = [n.strip() for n in self.speaker_names]
@@ -29,17 +36,17 @@ class MergeOptions:
 def merge(segments: Sequence[Segment], exclusive: Sequence[SpeakerTurn],
           options: MergeOptions = MergeOptions()) -> tuple[tuple[Turn, ...], dict[str, str]]:
     """Turns of named speakers (each word with its speaker and [?] flag), and raw label -> name."""
-    words = sorted(mark_uncertain(segments, options.uncertain_below), key=lambda w: w.start_s)  # retries, gaps
+    words = sorted(mark_uncertain(segments, options), key=lambda w: w.start_s)  # retries and gaps in time order
     words = assign_speakers(words, exclusive)
     turns = group_turns(words, options.max_pause_s)
     labels = speaker_labels([t.speaker for t in turns], options.speaker_names)
     return rename_speakers(turns, labels), labels
 
 
-def mark_uncertain(segments: Sequence[Segment], below: float) -> list[Word]:
-    """A word is uncertain when its probability is under ``below`` or its segment failed Whisper's checks."""
+def mark_uncertain(segments: Sequence[Segment], options: MergeOptions = MergeOptions()) -> list[Word]:
+    """Each word marked ``[?]`` or not by the rule in ``pipeline/confidence.py``; a gap is always marked."""
     return [
-        replace(w, uncertain=w.probability < below or seg.failed_checks)
+        replace(w, uncertain=w.gap or uncertain(w, seg, options))
         for seg in segments for w in seg.words
     ]
 

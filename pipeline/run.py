@@ -77,7 +77,7 @@ class Transcriber:
         cache = self._cache(cache_dir, audio.sha256, asr_options) if cache_dir is not None else None
         diar = _timed(timings, "diarize", lambda: self._cached_diarize(audio, cache, progress))
         env = envelope_db(audio.samples, audio.sample_rate, self.options.chunk.frame_s)
-        chunks = _timed(timings, "chunk", lambda: plan_chunks(env, self.options.chunk))
+        chunks = _timed(timings, "chunk", lambda: plan_chunks(env, self.options.chunk, diar.speech))
         language, per_chunk = _timed(timings, "transcribe",
                                      lambda: self._transcribe(audio, chunks, asr_options, cache, progress))
         loud = env >= threshold_for(env, self.options.chunk)
@@ -86,7 +86,8 @@ class Transcriber:
         segments = snap_to_sound(join(chunks, guarded), loud, self.options.chunk.frame_s)
         segments = _timed(timings, "coverage", lambda: self._cover(audio, diar.speech, segments, language,
                                                                   asr_options, cache))
-        turns, labels = _timed(timings, "merge", lambda: merge(segments, diar.exclusive, self.options.merge))
+        merge_options = replace(self.options.merge, vocabulary=terms)
+        turns, labels = _timed(timings, "merge", lambda: merge(segments, diar.exclusive, merge_options))
         return Transcript(
             episode=Path(path).stem, sha256=audio.sha256, duration_s=audio.duration_s, language=language,
             turns=turns, segments=tuple(s for s in segments if not s.words[0].gap),

@@ -75,7 +75,7 @@ def snap_to_sound(segments: Sequence[Segment], loud: "Sequence[bool]", frame_s: 
         if first >= len(loud) or loud[first]:
             return w
         hit = next((i for i in range(first, min(last, len(loud))) if loud[i]), None)
-        return w if hit is None else replace(w, start_s=round(hit * frame_s, 3))
+        return w if hit is None else replace(w, start_s=round(float(hit) * frame_s, 3))
 
     out = []
     for seg in segments:

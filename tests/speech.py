@@ -36,11 +36,20 @@ def say(text: str, voice: str) -> np.ndarray:
 def episode(path: Path, lines: list[Line], lead_in: np.ndarray | None = None, tail_s: float = 1.0,
             noise_db: float = -60.0) -> Path:
     """The lines one after another (after ``lead_in``, e.g. music), a little noise throughout, as a wav."""
+    return placed(path, lines, lead_in, tail_s, noise_db)[0]
+
+
+def placed(path: Path, lines: list[Line], lead_in: np.ndarray | None = None, tail_s: float = 1.0,
+           noise_db: float = -60.0) -> tuple[Path, list[tuple[float, float]]]:
+    """:func:`episode`, and each line's (start_s, end_s) in it."""
     parts = [lead_in if lead_in is not None else np.zeros(0, np.float32)]
+    spans = []
     for line in lines:
         parts.append(np.zeros(int(line.gap_before_s * RATE), np.float32))
+        start = sum(len(p) for p in parts) / RATE
         parts.append(say(line.text, line.voice) * 10 ** (line.gain_db / 20))
+        spans.append((start, start + len(parts[-1]) / RATE))
     parts.append(np.zeros(int(tail_s * RATE), np.float32))
     x = np.concatenate(parts)
     x = x + np.random.default_rng(0).normal(0, 10 ** (noise_db / 20), x.size)
-    return write_wav(path, x * 32767)
+    return write_wav(path, x * 32767), spans

@@ -98,3 +98,11 @@ def test_envelope_levels():
 def test_invalid_options_are_refused(kwargs):
     with pytest.raises(PodscribeError):
         ChunkOptions(**kwargs)
+
+
+def test_speech_source_plans_chunks_over_speech_activity_only():
+    env = envelope((SPEECH, 10), (SPEECH, 10))  # loud throughout: music then speech, say
+    chunks = plan_chunks(env, ChunkOptions(source="speech"), speech=[(12.0, 14.0), (14.1, 16.0)])
+    assert [(c.start_s, c.end_s) for c in chunks] == [(11.8, 16.2)]
+    assert len(plan_chunks(env, ChunkOptions(source="energy"), speech=[(12.0, 14.0)])) >= 1
+    assert plan_chunks(env, ChunkOptions(source="energy"), speech=[(12.0, 14.0)])[0].start_s < 1.0

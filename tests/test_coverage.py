@@ -35,7 +35,11 @@ def test_uncovered_finds_speech_longer_than_the_minimum_with_no_word():
     words = [w("a", 0.0, 0.5), w("b", 0.6, 1.0), w("c", 4.0, 4.5)]
     assert uncovered([(0.0, 6.0)], words) == [(1.3, 3.7), (4.8, 6.0)]
     assert uncovered([(0.0, 1.0), (4.0, 4.5)], words) == []
-    assert uncovered([(10.0, 10.9)], words) == [], "under a second: too short to tell from timing drift"
+    assert uncovered([(3.0, 4.2)], words) == [], "under a second uncovered: too short to tell from timing drift"
+    assert uncovered([(10.0, 10.4)], words) == [(10.0, 10.4)], "a whole stretch no word touches: a backchannel"
+    assert uncovered([(10.0, 10.2)], words) == [], "too short to be a word"
+    stretched = [w("month.", 3.4, 4.5), w("And", 5.2, 5.9)]  # Whisper's edges reach over the pauses
+    assert uncovered([(3.0, 3.845), (4.688, 5.093), (5.785, 6.5)], stretched) == [(4.688, 5.093)]
     assert uncovered([(0.0, 3.0)], [], CoverageOptions(min_gap_s=0.5)) == [(0.0, 3.0)]
 
 

@@ -41,7 +41,7 @@ class FakeTranscriber:
             progress("transcribe", 1, 1)
         words = (Word("Hello", 0.0, 0.5, 0.9, "SPEAKER 1"), Word("world.", 0.6, 1.0, 0.3, "SPEAKER 1", True))
         return Transcript(episode=path.stem, sha256=file_sha256(path), duration_s=2.0, language="en",
-                          turns=(Turn("SPEAKER 1", words),), models={"whisper": "fake"})
+                          turns=(Turn("SPEAKER 1", words),), models={"whisper": "fake"}, source=str(path))
 
     def close(self) -> None:
         self.closed = True
@@ -120,7 +120,7 @@ def test_feed_transcribes_each_episode_and_a_second_run_does_nothing(tmp_path, s
                                 "guid": "show-ep-2", "enclosure_url": f"{server.url}/files/ep2.mp3",
                                 "description": "Brian Ducharme talks with Jeff Dike about User-mode Linux, part 2.",
                                 "feed": url}
-    assert data["source"] == f"{server.url}/files/ep2.mp3"
+    assert data["source"] == str(tmp_path / "audio" / "open-source-hour" / "2026-11-02-episode-2-linux-uml.mp3")
     audio = tmp_path / "audio" / "open-source-hour"
     assert sorted(p.name for p in audio.iterdir()) == [f"2026-11-0{n}-episode-{n}-linux-uml.mp3" for n in (1, 2, 3)]
     assert (audio / "2026-11-01-episode-1-linux-uml.mp3").read_bytes() == (server.root / "ep1.mp3").read_bytes()
@@ -303,7 +303,7 @@ def test_transcribe_a_url_downloads_it_and_a_second_run_skips_it(tmp_path, serve
     saved = tmp_path / "audio" / "127-0-0-1" / "ep1.mp3"
     assert saved.read_bytes() == (server.root / "ep1.mp3").read_bytes()
     data = json.loads((tmp_path / "out" / "ep1.json").read_text())
-    assert data["source"] == url and data["metadata"]["enclosure_url"] == url
+    assert data["source"] == str(saved) and data["metadata"]["enclosure_url"] == url
     again = run(*args)
     assert again.exit_code == 0 and "0 new, 1 already done" in again.output
     assert "ep1: already done with these options" in again.output

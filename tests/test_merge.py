@@ -4,7 +4,7 @@ import pytest
 from pipeline.errors import PodscribeError
 from pipeline.merge import (MergeOptions, assign_speakers, group_turns, mark_uncertain, merge, relabel_turns,
                             speaker_labels, uncertain_spans)
-from pipeline.types import Segment, SpeakerTurn
+from pipeline.types import Segment, SpeakerTurn, Word
 from tests.helpers import word
 
 
@@ -35,7 +35,7 @@ def test_turns_break_at_speaker_change_and_long_pause():
 def test_uncertain_by_probability_or_failed_segment():
     good = Segment("a b", 0, 2, (word("a", 0, 1, 0.9), word("b", 1, 2, 0.3)))
     bad = Segment("c", 2, 3, (word("c", 2, 3, 0.99),), failed_checks=True)
-    assert [w.uncertain for w in mark_uncertain([good, bad], 0.5)] == [False, True, True]
+    assert [w.uncertain for w in mark_uncertain([good, bad], MergeOptions(uncertain_below=0.5))] == [False, True, True]
 
 
 def test_consecutive_uncertain_words_form_one_span():
@@ -72,3 +72,12 @@ def test_relabel_keeps_names_and_numbers_unheard_speakers():
 def test_invalid_merge_options(kwargs):
     with pytest.raises(PodscribeError):
         MergeOptions(**kwargs)
+
+
+def test_rare_words_need_more_probability_unless_in_the_vocabulary():
+    seg = Segment("hello Lemux Linode", 0.0, 1.5, (Word("hello", 0.0, 0.4, 0.8), Word("Lemux", 0.5, 1.0, 0.8),
+                                                   Word("Linode", 1.0, 1.5, 0.8)))
+    plain = MergeOptions(uncertain_below=0.55)
+    prior = MergeOptions(uncertain_below=0.55, rare_below_zipf=3.0, rare_uncertain_below=0.9, vocabulary=("Linode",))
+    assert [w.uncertain for w in mark_uncertain([seg], plain)] == [False, False, False]
+    assert [w.uncertain for w in mark_uncertain([seg], prior)] == [False, True, False]

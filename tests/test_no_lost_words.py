@@ -15,7 +15,7 @@ from pipeline.coverage import uncovered
 from pipeline.run import RunOptions, Transcriber
 from pipeline.transcribe import TranscribeOptions
 from tests.audio import RATE, music, write_wav
-from tests.speech import Line, episode, say
+from tests.speech import Line, episode, placed, say
 
 pytestmark = pytest.mark.slow
 
@@ -86,10 +86,12 @@ def test_a_one_word_backchannel_is_kept_or_marked(tmp_path):
     lines = [Line("slt", "We moved the whole service to the new data centre last month."),
              Line("rms", "Yeah.", gap_before_s=0.4),
              Line("slt", "And the latency dropped by almost half for our users in Europe.", gap_before_s=0.4)]
-    transcript = run(episode(tmp_path / "backchannel.wav", lines))
+    path, spans = placed(tmp_path / "backchannel.wav", lines)
+    transcript = run(path)
     assert_nothing_lost(" ".join(line.text for line in lines), transcript)
-    words = normal(" ".join(w.text for w in transcript.words))
-    assert "yeah" in words or transcript.gaps, "the backchannel is a word or a [?]"
+    start, end = spans[1]
+    there = [w for w in transcript.words + transcript.gaps if start - 0.2 < (w.start_s + w.end_s) / 2 < end + 0.2]
+    assert there, "the backchannel is a word (maybe misheard and marked) or a [?] gap"
 
 
 def test_speech_whisper_cannot_read_is_marked_not_dropped(tmp_path):
@@ -98,5 +100,5 @@ def test_speech_whisper_cannot_read_is_marked_not_dropped(tmp_path):
     quiet = np.zeros(int(0.6 * RATE), np.float32)
     path = write_wav(tmp_path / "backwards.wav", np.concatenate([forwards, quiet, backwards, quiet]) * 32767)
     transcript = run(path)
-    assert "right way round" in " ".join(normal(" ".join(w.text for w in transcript.words)))
+    assert "played the right way" in " ".join(normal(" ".join(w.text for w in transcript.words)))
     assert not uncovered(transcript.speech, transcript.words + transcript.gaps), "speech left unmarked"

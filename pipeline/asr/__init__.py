@@ -62,7 +62,7 @@ def make_segment(text: str, words: Sequence[tuple[str, float, float, float]], ch
     """A Segment on the episode timeline from chunk-relative (word, start, end, probability) tuples and the
     checks Whisper ran on it; ``failed_checks`` when it broke ``options``' compression or log-prob limit."""
     offset = chunk.start_s
-    made = tuple(Word(text=w.strip(), start_s=round(start + offset, 3), end_s=round(end + offset, 3),
+    made = tuple(Word(text=w.strip(), start_s=round(float(start) + offset, 3), end_s=round(float(end) + offset, 3),
                       probability=round(float(p), 4)) for w, start, end, p in words)
     failed = compression_ratio > options.compression_ratio_threshold or avg_logprob < options.logprob_threshold
     return Segment(

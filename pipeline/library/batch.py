@@ -35,6 +35,7 @@ class BatchOptions:
     run: RunOptions = field(default_factory=RunOptions)
     formats: tuple[str, ...] = tuple(WRITERS)
     drop_uncertain: bool = False
+    embed_audio: bool = False  # the html review page carries the audio
     use_cache: bool = True  # the resume cache in OUTPUT_DIR/.podscribe-cache
     force: bool = False  # run episodes the catalog says are done
     download: DownloadOptions = field(default_factory=DownloadOptions)
@@ -50,7 +51,7 @@ class BatchOptions:
     def key(self) -> str:
         """What "the same model and options" means for the catalog: everything that changes the outputs."""
         return key_digest({"catalog": self.recorded(), "formats": sorted(self.formats),
-                           "drop_uncertain": self.drop_uncertain})
+                           "drop_uncertain": self.drop_uncertain, "embed_audio": self.embed_audio})
 
     def recorded(self) -> dict:
         """The run options as the catalog records them (batch size left out: it changes no word)."""
@@ -195,9 +196,9 @@ def run_episode(job: EpisodeJob, options: BatchOptions, output_dir: Path, transc
         path = _fetch(job, options.download, progress)
         cache_dir = output_dir / CACHE_DIRNAME if options.use_cache else None
         transcript = transcriber.run(path, progress=progress, cache_dir=cache_dir, vocabulary=job.vocabulary)
-        transcript = dataclasses.replace(transcript, episode=job.record.name, source=job.record.source,
+        transcript = dataclasses.replace(transcript, episode=job.record.name,
                                          metadata={**transcript.metadata, **job.metadata})
-        written = write_all(transcript, output_dir, options.formats, options.drop_uncertain)
+        written = write_all(transcript, output_dir, options.formats, options.drop_uncertain, options.embed_audio)
         tags = publish(transcript, options.publish, options.drop_uncertain) if options.publish else ()
     except KeyboardInterrupt:
         raise

@@ -61,11 +61,13 @@ def download_options(command):
 
 def transcribe_inputs(inputs, run_options, output_dir: Path, formats, drop_uncertain: bool, no_cache: bool,
                       quiet: bool, debug: bool, audio_dir: Path, max_size: int, timeout_s: float, force: bool,
-                      executor: str = "local", ray_address: Optional[str] = None) -> int:
+                      embed_audio: bool = False, executor: str = "local",
+                      ray_address: Optional[str] = None) -> int:
     """``podscribe transcribe``: files, folders, globs and URLs through the catalog; the exit code."""
     from pipeline.library.jobs import plan_inputs
 
-    options = _batch_options(run_options, formats, drop_uncertain, no_cache, force, max_size, timeout_s, debug)
+    options = _batch_options(run_options, formats, drop_uncertain, no_cache, force, max_size, timeout_s, debug,
+                             embed_audio=embed_audio)
     catalog = _catalog(output_dir)
     jobs, failures = plan_inputs(inputs, audio_dir)
     for failure in failures:
@@ -128,13 +130,14 @@ def _run(jobs, options, output_dir: Path, catalog, quiet: bool, always_say_plan:
 
 
 def _batch_options(run_options, formats, drop_uncertain, no_cache, force, max_size, timeout_s, debug,
-                   publish=None):
+                   publish=None, embed_audio=False):
     from pipeline.library.batch import BatchOptions
     from pipeline.library.download import DownloadOptions
 
     try:
         return BatchOptions(run=run_options, formats=tuple(formats), drop_uncertain=drop_uncertain,
                             use_cache=not no_cache, force=force, publish=publish, debug=debug,
+                            embed_audio=embed_audio,
                             download=DownloadOptions(max_size=max_size, timeout_s=timeout_s))
     except PodscribeError as exc:
         raise click.UsageError(str(exc)) from None
@@ -177,7 +180,7 @@ def feed_command(transcribe: click.Command) -> click.Command:
 
 def _feed(source, limit, since, publish_dir, publish_url, output_dir, formats, drop_uncertain, no_cache, quiet,
           verbose, debug, audio_dir, max_size, timeout_s, force, executor, ray_address, vocabulary, vocabulary_file,
-          **transcription) -> None:
+          embed_audio, **transcription) -> None:
     from pipeline.cli import _build_options, _setup_logging
     from pipeline.library.jobs import plan_feed
     from pipeline.library.download import DownloadOptions
@@ -197,7 +200,8 @@ def _feed(source, limit, since, publish_dir, publish_url, output_dir, formats, d
     if transcription["uncertain_below"] is None:
         transcription["uncertain_below"] = MergeOptions.uncertain_below
     run_options = _build_options(**transcription, vocabulary=terms)
-    options = _batch_options(run_options, fmts, drop_uncertain, no_cache, force, max_size, timeout_s, debug, publish)
+    options = _batch_options(run_options, fmts, drop_uncertain, no_cache, force, max_size, timeout_s, debug, publish,
+                             embed_audio)
     catalog = _catalog(output_dir)
     execute = _executor(executor, ray_address)
     try:

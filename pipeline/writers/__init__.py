@@ -8,7 +8,7 @@ from typing import Callable, TextIO
 from pipeline.files import atomic_write_text
 from pipeline.errors import PodscribeError
 from pipeline.types import Transcript
-from pipeline.writers import forum, json_format, markdown, podcast_json, rttm, subtitles, text
+from pipeline.writers import forum, html, json_format, markdown, podcast_json, rttm, subtitles, text
 
 Writer = Callable[..., None]
 
@@ -20,6 +20,7 @@ WRITERS: dict[str, tuple[str, Writer]] = {
     "vtt": ("vtt", subtitles.write_vtt),
     "json": ("json", json_format.write),
     "rttm": ("rttm", rttm.write),
+    "html": ("html", html.write),
     "podcast-json": ("podcast.json", podcast_json.write),  # Podcasting 2.0 <podcast:transcript> JSON
 }
 
@@ -41,14 +42,18 @@ def output_path(out_dir: str | os.PathLike, episode: str, fmt: str) -> Path:
 
 
 def write_all(transcript: Transcript, out_dir: str | os.PathLike, formats: tuple[str, ...],
-              drop_uncertain: bool = False) -> list[Path]:
-    """Write every format atomically; returns the paths written."""
+              drop_uncertain: bool = False, embed_audio: bool = False) -> list[Path]:
+    """Write every format atomically; returns the paths written.
+
+    The review page (html) finds the audio relative to ``out_dir``, or carries a compressed copy with ``embed_audio``.
+    """
     import io
 
     paths = []
     for fmt in formats:
         buf: TextIO = io.StringIO()
-        WRITERS[fmt][1](transcript, buf, drop_uncertain=drop_uncertain)
+        extra = {"audio": html.page_audio(transcript.source, out_dir, embed_audio)} if fmt == "html" else {}
+        WRITERS[fmt][1](transcript, buf, drop_uncertain=drop_uncertain, **extra)
         path = output_path(out_dir, transcript.episode, fmt)
         atomic_write_text(path, buf.getvalue())
         paths.append(path)
