@@ -23,6 +23,7 @@ from pipeline.library.jobs import plan_inputs  # noqa: E402
 from pipeline.library.ray_executor import ray_executor  # noqa: E402
 from pipeline.run import RunOptions, Transcriber  # noqa: E402
 from pipeline.transcribe import TranscribeOptions  # noqa: E402
+from pipeline.writers import WRITERS  # noqa: E402
 from tests.audio import bursts, write_wav  # noqa: E402
 from tests.fakes import Record, factories  # noqa: E402
 from tests.ray_fakes import LoggedModels  # noqa: E402
@@ -142,5 +143,5 @@ def test_the_cli_on_ray_with_real_models_writes_what_the_local_executor_writes(c
         result = CliRunner().invoke(main, ["transcribe", str(clips), "-o", str(tmp_path / executor), "-m", "tiny.en",
                                            "--device", "cpu", "-q", "--executor", executor])
         assert result.exit_code == 0, result.output
-    assert len(outputs(tmp_path / "ray")) == 16 and outputs(tmp_path / "ray") == outputs(tmp_path / "local")
+    assert len(outputs(tmp_path / "ray")) == 2 * len(WRITERS) and outputs(tmp_path / "ray") == outputs(tmp_path / "local")
     assert [row.status for row in Catalog.in_folder(tmp_path / "ray").rows()] == ["done", "done"]
