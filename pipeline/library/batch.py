@@ -212,11 +212,13 @@ def run_episode(job: EpisodeJob, options: BatchOptions, output_dir: Path, transc
     return _done(job, transcript, written, tags, path, time.perf_counter() - start)
 
 
-def transcriber_for(options: RunOptions):
-    """A :class:`pipeline.run.Transcriber` for ``options`` (it loads its models when first needed)."""
+def transcriber_for(options: RunOptions, factories: Optional[tuple] = None, keep_loaded: bool = False):
+    """A :class:`pipeline.run.Transcriber` for ``options`` (it loads its models when first needed);
+    ``factories``: (asr, diarizer) model factories instead of the real models (the tests' fakes)."""
     from pipeline.run import Transcriber
 
-    return Transcriber(options)
+    asr, diarizer = factories or (None, None)
+    return Transcriber(options, asr=asr, diarizer=diarizer, keep_loaded=keep_loaded)
 
 
 def _fetch(job: EpisodeJob, options: DownloadOptions, progress: Progress) -> str:

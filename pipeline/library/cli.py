@@ -38,7 +38,7 @@ class _Size(click.ParamType):
 
 
 def download_options(command):
-    """The options every command that may download and consult the catalog shares."""
+    """The options every command that may download, consult the catalog and run a batch shares."""
     for option in reversed([
         click.option("--audio-dir", default="audio", show_default=True, type=click.Path(path_type=Path),
                      help="Where downloaded episodes are kept (audio/<show>/ for a feed, audio/<host>/ for a URL)."),
@@ -48,6 +48,12 @@ def download_options(command):
                      help="Seconds to wait for a server to connect or send more."),
         click.option("--force", is_flag=True,
                      help="Run episodes the catalog (OUTPUT_DIR/catalog.sqlite) says are done with these options."),
+        click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="Where episodes run: here one after another, or on a Ray cluster, one per worker "
+                          "(pip install 'podscribe[ray]'; see README)."),
+        click.option("--ray-address", default=None,
+                     help="With --executor ray: 'auto' joins the cluster `ray start` made on this machine, "
+                          "HOST:PORT another; none starts a local one."),
     ]):
         command = option(command)
     return command
@@ -55,7 +61,8 @@ def download_options(command):
 
 def transcribe_inputs(inputs, run_options, output_dir: Path, formats, drop_uncertain: bool, no_cache: bool,
                       quiet: bool, debug: bool, audio_dir: Path, max_size: int, timeout_s: float, force: bool,
-                      embed_audio: bool = False) -> int:
+                      embed_audio: bool = False, executor: str = "local",
+                      ray_address: Optional[str] = None) -> int:
     """``podscribe transcribe``: files, folders, globs and URLs through the catalog; the exit code."""
     from pipeline.library.jobs import plan_inputs
 
@@ -65,7 +72,9 @@ def transcribe_inputs(inputs, run_options, output_dir: Path, formats, drop_uncer
     jobs, failures = plan_inputs(inputs, audio_dir)
     for failure in failures:
         click.echo(failure.line(), err=True)
-    results = list(failures) + list(_run(jobs, options, output_dir, catalog, quiet, always_say_plan=False))
+    execute = _executor(executor, ray_address)
+    results = list(failures) + list(_run(jobs, options, output_dir, catalog, quiet, always_say_plan=False,
+                                         execute=execute))
     failed = sum(r.status == "failed" for r in results)
     if len(results) > 1:
         from pipeline.library.progress import summary_table
@@ -78,7 +87,22 @@ def transcribe_inputs(inputs, run_options, output_dir: Path, formats, drop_uncer
     return 1 if failed else 0
 
 
-def _run(jobs, options, output_dir: Path, catalog, quiet: bool, always_say_plan: bool):
+def _executor(name: str, ray_address: Optional[str]):
+    """The batch executor ``--executor`` names (None: the default, here)."""
+    if ray_address and name != "ray":
+        raise click.UsageError("--ray-address needs --executor ray")
+    if name == "local":
+        return None
+    from pipeline.library.ray_executor import ray_executor
+
+    try:
+        return ray_executor(ray_address)
+    except PodscribeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+def _run(jobs, options, output_dir: Path, catalog, quiet: bool, always_say_plan: bool, execute=None):
     """Run the batch with bars and lines; Ctrl-C or SIGTERM stops it with how to resume (exit 130)."""
     from pipeline.cli import _sigterm_as_interrupt
     from pipeline.library.batch import BatchInterrupted, run_batch
@@ -87,7 +111,11 @@ def _run(jobs, options, output_dir: Path, catalog, quiet: bool, always_say_plan:
     reporter = CliReporter(quiet=quiet, always_say_plan=always_say_plan)
     try:
         with _sigterm_as_interrupt():
-            return run_batch(jobs, options, output_dir, catalog, reporter).results
+            return run_batch(jobs, options, output_dir, catalog, reporter, execute=execute).results
+    except PodscribeError as exc:  # the executor could not start (no Ray, no cluster at that address)
+        reporter.close()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     except BatchInterrupted as stop:
         reporter.close()
         from pipeline.cache import CACHE_DIRNAME
@@ -151,8 +179,8 @@ def feed_command(transcribe: click.Command) -> click.Command:
 
 
 def _feed(source, limit, since, publish_dir, publish_url, output_dir, formats, drop_uncertain, no_cache, quiet,
-          verbose, debug, audio_dir, max_size, timeout_s, force, vocabulary, vocabulary_file, embed_audio,
-          **transcription) -> None:
+          verbose, debug, audio_dir, max_size, timeout_s, force, executor, ray_address, vocabulary, vocabulary_file,
+          embed_audio, **transcription) -> None:
     from pipeline.cli import _build_options, _enrolled_voices, _setup_logging
     from pipeline.library.jobs import plan_feed
     from pipeline.library.download import DownloadOptions
@@ -176,6 +204,7 @@ def _feed(source, limit, since, publish_dir, publish_url, output_dir, formats, d
     options = _batch_options(run_options, fmts, drop_uncertain, no_cache, force, max_size, timeout_s, debug, publish,
                              embed_audio)
     catalog = _catalog(output_dir)
+    execute = _executor(executor, ray_address)
     try:
         feed = load_feed(source, DownloadOptions(max_size=max_size, timeout_s=timeout_s))
         jobs = plan_feed(feed, audio_dir, limit, since.date().isoformat() if since else None)
@@ -183,7 +212,7 @@ def _feed(source, limit, since, publish_dir, publish_url, output_dir, formats, d
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     click.echo(f"{feed.title or source}: {len(feed.episodes)} episode(s) in the feed, {len(jobs)} selected")
-    results = _run(jobs, options, output_dir, catalog, quiet, always_say_plan=True)
+    results = _run(jobs, options, output_dir, catalog, quiet, always_say_plan=True, execute=execute)
     if len(results) > 1 or any(r.status == "failed" for r in results):
         from pipeline.library.progress import summary_table
 
