@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
-import shlex
 import sys
 import tomllib
 
@@ -40,4 +39,4 @@ def requirements(extras: list[str]) -> list[str]:
 
 
 if __name__ == "__main__":
-    print(" ".join(shlex.quote(r) for r in requirements(sys.argv[1:])))
+    print(" ".join(requirements(sys.argv[1:])))  # the Makefile splits this on spaces: no quoting
