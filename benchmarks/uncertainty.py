@@ -72,8 +72,8 @@ def disagreements(mine: list[str], other: list[str]) -> list[bool]:
     import jiwer
 
     norm = get_normalizer("whisper")
-    a = [norm(w) or "_" for w in mine]
-    b = [norm(w) or "_" for w in other] or ["_"]
+    a = [(norm(w) or "_").replace(" ", "_") for w in mine]  # one token per word
+    b = [(norm(w) or "_").replace(" ", "_") for w in other] or ["_"]
     out = [True] * len(a)
     result = jiwer.process_words(" ".join(a), " ".join(b))
     for chunk in result.alignments[0]:

@@ -14,7 +14,7 @@ UNKNOWN_SPEAKER = "SPEAKER 1"
 
 @dataclass(frozen=True)
 class MergeOptions:
-    uncertain_below: float = 0.55  # word probability under which a word is marked [?] (README: Accuracy)
+    uncertain_below: float = 0.62  # word probability under which a word is marked [?] (README: "[?] signals")
     rare_below_zipf: Optional[float] = None  # a word rarer in English than this (wordfreq Zipf) ...
     rare_uncertain_below: float = 0.9  # ... is marked under this probability (pipeline/confidence.py)
     vocabulary: tuple[str, ...] = ()  # terms that are never rare
