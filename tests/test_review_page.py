@@ -209,7 +209,9 @@ def test_n_and_p_visit_every_mark_in_order(driver, clip):
     assert [len(r) for r in runs] == [1, 1, 1, 2]  # "DeSharn,", the gap, "Dijk,", "user Muglinux"
     visited, seeks = [], []
     for _ in runs:
+        count = driver.execute_script("return window.seeks.length")
         press(driver, "n")
+        wait(driver, f"return window.seeks.length > {count}")  # 'seeking' fires after the key is handled
         visited.append(selected(driver))
         seeks.append(driver.execute_script("return window.seeks[window.seeks.length - 1]"))
     assert visited == runs
