@@ -6,7 +6,7 @@ activity detection alone with ``--no-diarize``). Three rules use it:
 - :func:`guard`: Whisper's no-speech check drops text only where the segmentation model hears no speech;
   words over speech are always kept (they may still be marked ``[?]``).
 - :func:`uncovered`: stretches of speech longer than ``min_gap_s`` that hold no word; the caller decodes each
-  again on its own with some context (:func:`retry_chunks`, :func:`recovered`).
+  again on its own with some context (:func:`retry_plan`, :func:`recovered`).
 - :func:`gaps`: what is still empty after that becomes a gap word (``Word.gap``), shown as ``[?]`` in every
   format at its time, and counted in ``Transcript.lost_speech_s``.
 """
@@ -34,6 +34,9 @@ class CoverageOptions:
     slack_s: float = 0.3  # a word covers its own span and this much on either side (Whisper's times drift)
     context_s: float = 2.0  # audio decoded on either side of a stretch when it is decoded again
     speech_margin_s: float = 0.2  # a word within this of speech activity is over speech
+    # a word longer than this covers only half of it at each end: Whisper stretches a window's last word over
+    # speech it skipped (tiny.en: "have" timed 21.4-28.2 s over 15 words it never wrote)
+    max_word_s: float = 1.0
 
     def __post_init__(self) -> None:
         check_float("coverage min gap", self.min_gap_s, 0.1, 30.0)
@@ -41,6 +44,7 @@ class CoverageOptions:
         check_float("coverage slack", self.slack_s, 0.0, 5.0)
         check_float("coverage context", self.context_s, 0.0, 10.0)
         check_float("speech margin", self.speech_margin_s, 0.0, 5.0)
+        check_float("coverage max word length", self.max_word_s, 0.1, 30.0)
 
 
 def merge_spans(spans: Sequence[Span]) -> list[Span]:
@@ -85,8 +89,9 @@ def uncovered(speech: Sequence[Span], words: Sequence[Word], options: CoverageOp
     """Stretches of speech no word covers: a whole stretch of speech of at least ``min_island_s`` with no word's
     middle in it (a one-word backchannel: Whisper stretches the words around it over the pauses, so their
     edges are no evidence), or a part of a stretch that no word (widened by ``slack_s``) covers, longer than
-    ``min_gap_s`` (shorter parts are within Whisper's timing drift)."""
-    covered = merge_spans([(w.start_s - options.slack_s, w.end_s + options.slack_s) for w in words])
+    ``min_gap_s`` (shorter parts are within Whisper's timing drift). A word longer than ``max_word_s`` covers
+    only ``max_word_s / 2`` at each end: its middle is no evidence of speech heard."""
+    covered = merge_spans([(a - options.slack_s, b + options.slack_s) for w in words for a, b in _covers(w, options)])
     middles = sorted((w.start_s + w.end_s) / 2 for w in words)
     out = []
     for start, end in merge_spans(speech):
@@ -96,6 +101,14 @@ def uncovered(speech: Sequence[Span], words: Sequence[Word], options: CoverageOp
             continue
         out += [(round(s, 3), round(e, 3)) for s, e in _subtract((start, end), covered) if e - s > options.min_gap_s]
     return out
+
+
+def _covers(word: Word, options: CoverageOptions) -> list[Span]:
+    """The time a word vouches for: all of it, or only its ends when it is implausibly long."""
+    if word.end_s - word.start_s <= options.max_word_s:
+        return [(word.start_s, word.end_s)]
+    half = options.max_word_s / 2
+    return [(word.start_s, word.start_s + half), (word.end_s - half, word.end_s)]
 
 
 def _any_between(sorted_values: Sequence[float], low: float, high: float) -> bool:
@@ -117,23 +130,26 @@ def _subtract(span: Span, covered: Sequence[Span]) -> list[Span]:
     return pieces
 
 
-def retry_chunks(stretches: Sequence[Span], duration_s: float, options: CoverageOptions = CoverageOptions(),
-                 max_s: float = 30.0) -> list[Chunk]:
-    """One chunk per stretch (longer ones split), with ``context_s`` of audio on either side, at most ``max_s``."""
+def retry_plan(stretches: Sequence[Span], duration_s: float, options: CoverageOptions = CoverageOptions(),
+               max_s: float = 30.0) -> list[tuple[Chunk, Span]]:
+    """One chunk per stretch (longer ones split into pieces), with ``context_s`` of audio on either side, at most
+    ``max_s``; each with the piece of speech it is decoded for (its words count only there)."""
     room = max_s - 2 * options.context_s
-    chunks = []
+    plan = []
     for start, end in stretches:
         while start < end:
             piece_end = min(end, start + room)
-            chunks.append(Chunk(index=RETRY_INDEX + len(chunks), start_s=round(max(0.0, start - options.context_s), 3),
-                                end_s=round(min(duration_s, piece_end + options.context_s), 3)))
+            chunk = Chunk(index=RETRY_INDEX + len(plan), start_s=round(max(0.0, start - options.context_s), 3),
+                          end_s=round(min(duration_s, piece_end + options.context_s), 3))
+            plan.append((chunk, (start, piece_end)))
             start = piece_end
-    return chunks
+    return plan
 
 
 def recovered(chunk: Chunk, segments: Sequence[Segment], stretches: Sequence[Span],
               options: CoverageOptions = CoverageOptions()) -> list[Segment]:
-    """The words a retry chunk found inside the stretches it was made for (its context is only context)."""
+    """The words a retry chunk found inside the stretches it was made for (its context is only context, and
+    another stretch in it is another retry's)."""
     inside = []
     for seg in segments:
         words = tuple(w for w in seg.words if _within(w, stretches, options.slack_s))

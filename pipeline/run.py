@@ -17,7 +17,7 @@ from typing import Callable, Optional
 from pipeline.asr import AsrEngine, load_engine
 from pipeline.cache import EpisodeCache
 from pipeline.chunk import ChunkOptions, envelope_db, plan_chunks, threshold_for
-from pipeline.coverage import CoverageOptions, gaps, guard, recovered, retry_chunks, uncovered
+from pipeline.coverage import CoverageOptions, gaps, guard, recovered, retry_plan, uncovered
 from pipeline.decode import decode
 from pipeline.device import resolve_device
 from pipeline.diarization import Diarizer
@@ -113,13 +113,14 @@ class Transcriber:
             return segments
         log.info("%s: %d stretch(es) of speech without words, %.1f s: decoding them again",
                  Path(audio.path).name, len(stretches), sum(e - s for s, e in stretches))
-        retries = retry_chunks(stretches, audio.duration_s, coverage)
+        plan = retry_plan(stretches, audio.duration_s, coverage)
+        retries = [chunk for chunk, _ in plan]
         done = cache.chunks(retries) if cache else {}
         if len(done) < len(retries):
             results = transcribe(self._model("asr"), audio, retries, options, language, done=done,
                                  on_chunk=cache.save_chunk if cache else None)
             done = {c.index: segs for c, segs in zip(retries, results)}
-        found = [seg for c in retries for seg in recovered(c, done[c.index], stretches, coverage)]
+        found = [seg for c, piece in plan for seg in recovered(c, done[c.index], [piece], coverage)]
         words = [w for s in segments + found for w in s.words]
         holes = [Segment(text="", start_s=g.start_s, end_s=g.end_s, words=(g,), chunk_index=-1)
                  for g in gaps(stretches, words, coverage)]

@@ -1,5 +1,5 @@
 """The coverage rules on hand-written lists: the no-speech guard, uncovered speech, retries and gaps."""
-from pipeline.coverage import (RETRY_INDEX, CoverageOptions, gaps, guard, merge_spans, recovered, retry_chunks,
+from pipeline.coverage import (RETRY_INDEX, CoverageOptions, gaps, guard, merge_spans, recovered, retry_plan,
                                uncovered)
 from pipeline.types import Chunk, Segment, Word
 
@@ -43,8 +43,19 @@ def test_uncovered_finds_speech_longer_than_the_minimum_with_no_word():
     assert uncovered([(0.0, 3.0)], [], CoverageOptions(min_gap_s=0.5)) == [(0.0, 3.0)]
 
 
-def test_retry_chunks_add_context_and_split_long_stretches():
-    chunks = retry_chunks([(5.0, 7.0), (20.0, 80.0)], duration_s=81.0)
+def test_a_word_stretched_over_skipped_speech_does_not_cover_it():
+    # tiny.en on the dev set's read_text: the window's last word timed over 15 words Whisper never wrote
+    words = [w("he", 20.8, 21.08), w("might", 21.08, 21.36), w("have", 21.36, 28.24), w("been", 28.24, 28.24)]
+    assert uncovered([(20.8, 24.1), (25.3, 28.06)], words) == [(22.16, 24.1), (25.3, 27.44)]
+    long_so = [w("So", 3.0, 3.9), w("on.", 4.0, 4.2)]  # a drawn-out word under the limit covers all of itself
+    assert uncovered([(3.0, 4.2)], long_so) == []
+    assert uncovered([(21.0, 28.0)], words, CoverageOptions(max_word_s=10.0)) == []
+
+
+def test_retry_plan_adds_context_and_splits_long_stretches():
+    plan = retry_plan([(5.0, 7.0), (20.0, 80.0)], duration_s=81.0)
+    chunks = [chunk for chunk, _ in plan]
+    assert [piece for _, piece in plan] == [(5.0, 7.0), (20.0, 46.0), (46.0, 72.0), (72.0, 80.0)]
     assert chunks[0] == Chunk(RETRY_INDEX, 3.0, 9.0)
     assert all(c.duration_s <= 30.0 for c in chunks) and len(chunks) == 4
     assert chunks[-1].end_s == 81.0 and [c.index for c in chunks] == [RETRY_INDEX + i for i in range(4)]
@@ -56,6 +67,17 @@ def test_recovered_keeps_only_words_inside_the_stretch():
                                    w("after", 7.9, 8.3)])], [(5.0, 7.0)])
     assert [[x.text for x in s.words] for s in found] == [["lost", "words"]]
     assert found[0].chunk_index == RETRY_INDEX
+
+
+def test_neighbouring_retries_keep_only_their_own_stretch():
+    # two stretches 1.2 s apart: each retry's 2 s of context holds the other one's words
+    stretches = [(22.16, 24.1), (25.3, 27.44)]
+    words = [w("than", 23.2, 23.5), w("he", 23.5, 23.7), w("was.", 23.7, 24.1), w("He", 25.3, 25.6),
+             w("might", 25.6, 25.8)]
+    found = []
+    for chunk, piece in retry_plan(stretches, duration_s=60.0):
+        found += recovered(chunk, [seg(words, index=chunk.index)], [piece])
+    assert [x.text for s in found for x in s.words] == ["than", "he", "was.", "He", "might"]
 
 
 def test_gaps_mark_what_is_still_empty():

@@ -112,3 +112,14 @@ def test_complete_only_when_the_manifest_and_all_its_files_are_there(tmp_path):
     assert not complete(tmp_path)  # the RTTM is missing
     (tmp_path / "ep.rttm").write_text("x")
     assert complete(tmp_path)
+
+
+def test_dropped_words_counts_runs_of_deletions_by_the_words_alone(tmp_path):
+    from pipeline.evaluate import read_hypothesis, score
+    from pipeline.evaluate.lost import dropped_words
+
+    (tmp_path / "r.txt").write_text("he might have been made still more respectable than he was he might even\n")
+    (tmp_path / "h.txt").write_text("he might have been he was he might oven\n")
+    scores = score(read_reference(tmp_path / "r.txt"), read_hypothesis(tmp_path / "h.txt"))
+    assert dropped_words(scores) == 5  # made still more respectable than: 5 in a row; "even" misheard, not dropped
+    assert dropped_words(scores, min_run=6) == 0

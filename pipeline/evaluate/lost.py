@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from pipeline.evaluate.readers import Document
-from pipeline.evaluate.metrics import speaker_turns
+from pipeline.evaluate.metrics import Scores, speaker_turns
 
 PAD_S = 0.5
 MIN_S = 1.0
@@ -69,3 +69,17 @@ def lost_speech(ref: Document, hyp: Document, pad_s: float = PAD_S, min_s: float
     words = [(w.start_s, w.end_s) for w in hyp.words
              if not w.unknown and w.start_s is not None and w.end_s is not None]
     return lost_speech_spans(speech, words, pad_s, min_s)
+
+
+def dropped_words(scores: Scores, min_run: int = 5) -> int:
+    """Reference words in runs of at least ``min_run`` deletions in a row: sentences that went missing, found by
+    the words alone (a word Whisper stretched over the skipped speech hides such a run from the timing)."""
+    if scores.alignment is None:
+        return 0
+    total, run = 0, 0
+    for op in scores.alignment.ops + (None,):
+        if op is not None and op.kind == "delete" and not op.forgiven:
+            run += 1
+            continue
+        total, run = total + (run if run >= min_run else 0), 0
+    return total
