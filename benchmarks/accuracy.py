@@ -9,7 +9,8 @@ podscribe runs through its CLI with diarization and ``--no-cache``; plain whispe
 (beam 5, ``--word_timestamps True``), its words marked [?] at podscribe's default threshold so both have
 a [?] baseline. Columns: WER; cpWER and DER (collar 0.25 s; podscribe only: whisper has no speakers);
 lost = seconds of reference speech (RTTM) in stretches no hypothesis word comes within 0.5 s of, counted
-where a stretch holds at least 1 s of speech (pipeline/evaluate/lost.py); recall = share of wrong words
+where a stretch holds at least 1 s of speech (pipeline/evaluate/lost.py); dropped = reference words in runs of
+5 or more deleted in a row (by the words alone: also a run a stretched word hides from the timing); recall = share of wrong words
 marked [?]; [?] = share of all words marked. Transcripts are kept under ``--hyp-dir``; ``--rescore``
 scores the kept ones again and runs the models only for the missing ones (none with ``--no-run``).
 """
@@ -31,7 +32,7 @@ sys.path.insert(0, str(REPO))
 from pipeline.files import atomic_write_text  # noqa: E402
 from pipeline.evaluate import read_hypothesis, read_reference, score, total  # noqa: E402
 from pipeline.evaluate.cli import Pair, read_manifest  # noqa: E402
-from pipeline.evaluate.lost import lost_speech  # noqa: E402
+from pipeline.evaluate.lost import dropped_words, lost_speech  # noqa: E402
 
 SYSTEMS = ("podscribe", "whisper")
 COLLAR_S = 0.25
@@ -44,6 +45,7 @@ class Result:
     file: str
     scores: object  # pipeline.evaluate.Scores
     lost_s: float
+    dropped: int
     speech_s: float
     wall_s: float
 
@@ -103,19 +105,19 @@ def evaluate_one(pair: Pair, model: str, system: str, hyp_dir: Path, rescore: bo
     elif (out / f"{pair.name}.wall_s").is_file():  # the kept run's wall time
         wall = float((out / f"{pair.name}.wall_s").read_text())
     ref, hyp = read_reference(list(pair.references)), read_hypothesis(hyp_path)
-    lost = lost_speech(ref, hyp)
-    return Result(model, system, pair.name, score(ref, hyp, collar=COLLAR_S), lost.seconds, lost.speech_s, wall)
+    lost, scores = lost_speech(ref, hyp), score(ref, hyp, collar=COLLAR_S)
+    return Result(model, system, pair.name, scores, lost.seconds, dropped_words(scores), lost.speech_s, wall)
 
 
 def _pct(x: Optional[float]) -> str:
     return f"{x:7.1%}" if x is not None else f"{'-':>7}"
 
 
-def row(name: str, r: Result, scores, lost_s: float, wall_s: float) -> str:
+def row(name: str, r: Result, scores, lost_s: float, dropped: int, wall_s: float) -> str:
     speakers, c = r.system == "podscribe", scores.calibration
     return (f"{name:<15}{r.system:<10}{_pct(scores.wer)}"
             f"{_pct(scores.cpwer.rate if speakers and scores.cpwer else None)}"
-            f"{_pct(scores.der.rate if speakers and scores.der else None)}{lost_s:7.1f}"
+            f"{_pct(scores.der.rate if speakers and scores.der else None)}{lost_s:7.1f}{dropped:5d}"
             f"{_pct(c.recall if c else None)}{_pct(c.marked_share if c else None)}{wall_s:7.0f}")
 
 
@@ -123,15 +125,15 @@ def table(results: list[Result]) -> str:
     lines = []
     for model in dict.fromkeys(r.model for r in results):
         lines += [f"model {model}: DER collar {COLLAR_S} s; lost = seconds of reference speech with no word near",
-                  f"{'file':<15}{'system':<10}{'WER':>7}{'cpWER':>7}{'DER':>7}{'lost s':>7}{'recall':>7}"
+                  f"{'file':<15}{'system':<10}{'WER':>7}{'cpWER':>7}{'DER':>7}{'lost s':>7}{'drop':>5}{'recall':>7}"
                   f"{'[?]':>7}{'wall s':>7}"]
         mine = [r for r in results if r.model == model]
         for r in mine:
-            lines.append(row(r.file, r, r.scores, r.lost_s, r.wall_s))
+            lines.append(row(r.file, r, r.scores, r.lost_s, r.dropped, r.wall_s))
         for system in dict.fromkeys(r.system for r in mine):
             rs = [r for r in mine if r.system == system]
             lines.append(row("TOTAL", rs[0], total([r.scores for r in rs]), sum(r.lost_s for r in rs),
-                             sum(r.wall_s for r in rs)))
+                             sum(r.dropped for r in rs), sum(r.wall_s for r in rs)))
         lines.append("")
     return "\n".join(lines)
 
@@ -143,7 +145,7 @@ def as_json(results: list[Result]) -> dict:
                 "errors": s.words.__dict__ if s.words else None,
                 "cpwer": s.cpwer.rate if s.cpwer and r.system == "podscribe" else None,
                 "der": s.der.rate if s.der and r.system == "podscribe" else None,
-                "lost_s": r.lost_s, "speech_s": r.speech_s,
+                "lost_s": r.lost_s, "dropped": r.dropped, "speech_s": r.speech_s,
                 "recall": c.recall if c else None, "marked_share": c.marked_share if c else None,
                 "wall_s": round(r.wall_s, 1)}
     return {"collar_s": COLLAR_S, "results": [one(r) for r in results]}

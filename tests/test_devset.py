@@ -123,3 +123,13 @@ def test_dropped_words_counts_runs_of_deletions_by_the_words_alone(tmp_path):
     scores = score(read_reference(tmp_path / "r.txt"), read_hypothesis(tmp_path / "h.txt"))
     assert dropped_words(scores) == 5  # made still more respectable than: 5 in a row; "even" misheard, not dropped
     assert dropped_words(scores, min_run=6) == 0
+
+
+def test_words_outside_reference_speech_are_counted(tmp_path):
+    from benchmarks.chunking import outside_speech
+    from pipeline.evaluate import read_hypothesis
+
+    (tmp_path / "r.rttm").write_text("SPEAKER r 1 10.0 5.0 <NA> <NA> A <NA> <NA>\n")
+    (tmp_path / "h.srt").write_text("1\n00:00:02,000 --> 00:00:03,000\nmusic words\n\n"
+                                    "2\n00:00:10,000 --> 00:00:12,000\nreal speech\n")
+    assert outside_speech(read_reference(tmp_path / "r.rttm"), read_hypothesis(tmp_path / "h.srt")) == 2
