@@ -33,7 +33,7 @@ def _split_names(value: Optional[str]) -> tuple[str, ...]:
 
 def _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
                    uncertain_below, max_chunk, no_diarize, beam_size=5, batch_size="auto", engine="whisper",
-                   compute_type="auto", vocabulary=(), voices=()):
+                   compute_type="auto", vocabulary=(), voices=(), chunk_by="energy"):
     from pipeline.chunk import ChunkOptions
     from pipeline.diarization.diarize import DiarizeOptions
     from pipeline.merge import MergeOptions
@@ -44,7 +44,7 @@ def _build_options(model, device, language, speakers, num_speakers, min_speakers
         raise click.UsageError("--num-speakers/--min-speakers/--max-speakers need diarization: drop --no-diarize")
     try:
         return RunOptions(
-            chunk=ChunkOptions(max_chunk_s=max_chunk),
+            chunk=ChunkOptions(max_chunk_s=max_chunk, source=chunk_by),
             transcribe=TranscribeOptions(model=model, engine=engine, compute_type=compute_type, device=device,
                                          language=language, beam_size=beam_size or None, batch_size=batch_size,
                                          vocabulary=tuple(vocabulary)),
@@ -97,6 +97,10 @@ def _batch_size(value: str) -> int | str:
 @click.option("--embed-audio", is_flag=True,
               help="Put a compressed copy of the audio (Opus, 24 kbit/s) into the html review page, to share one file.")
 @click.option("--max-chunk", type=float, default=30.0, show_default=True, help="Longest chunk sent to Whisper, in seconds.")
+@click.option("--chunk-by", type=click.Choice(["energy", "speech"]), default="energy", show_default=True,
+              help="Where chunks come from: every sound above the noise floor, or only what the segmentation model "
+                   "calls speech (about 30 % less decoding where there is music; same accuracy on our dev set, "
+                   "but speech it misses is never decoded; see README).")
 @click.option("--beam-size", type=click.IntRange(min=0), default=5, show_default=True,
               help="Beams at temperature 0 (0: greedy, faster and a little less accurate).")
 @click.option("--batch-size", default="auto", show_default=True, callback=lambda ctx, param, value: _batch_size(value),
@@ -116,7 +120,7 @@ def _batch_size(value: str) -> int | str:
 @download_options
 def transcribe(files, output_dir, model, engine, compute_type, device, formats, language, speakers, vocabulary,
                vocabulary_file, num_speakers, min_speakers, max_speakers, uncertain_below, drop_uncertain, embed_audio,
-               max_chunk, beam_size, batch_size, no_diarize, voices_dir, no_voices, no_cache, quiet, verbose, debug,
+               max_chunk, chunk_by, beam_size, batch_size, no_diarize, voices_dir, no_voices, no_cache, quiet, verbose, debug,
                audio_dir, max_size, timeout_s, force, executor, ray_address):
     """Transcribe episodes into OUTPUT_DIR: audio or video files ffmpeg reads, folders of them, globs, or
     http(s) URLs (downloaded into audio/<host>/). Each is recorded in OUTPUT_DIR/catalog.sqlite, and one done
@@ -140,7 +144,7 @@ def transcribe(files, output_dir, model, engine, compute_type, device, formats, 
     voices = _enrolled_voices(voices_dir, no_voices)
     options = _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
                              threshold, max_chunk, no_diarize, beam_size, batch_size, engine, compute_type, terms,
-                             voices)
+                             voices, chunk_by)
     sys.exit(transcribe_inputs(files, options, output_dir, fmts, drop_uncertain, no_cache, quiet, debug, audio_dir,
                                max_size, timeout_s, force, embed_audio, executor, ray_address))
 

@@ -25,7 +25,7 @@ def test_help_documents_every_option():
     assert result.exit_code == 0
     for option in ("--output-dir", "--model", "--device", "--format", "--language", "--speakers", "--num-speakers",
                    "--min-speakers", "--max-speakers", "--uncertain-below", "--drop-uncertain", "--no-diarize", "--no-cache", "--beam-size",
-                   "--batch-size", "--max-chunk"):
+                   "--batch-size", "--max-chunk", "--chunk-by"):
         assert option in result.output
     assert "models" in run("--help").output
 
@@ -46,6 +46,7 @@ def test_python_dash_m_works_like_the_console_script():
     (["--batch-size", "0"], "'0' is not 'auto' or a positive whole number"),
     (["--batch-size", "many"], "'many' is not 'auto'"),
     (["--beam-size", "-1"], "--beam-size"),
+    (["--chunk-by", "vad"], "--chunk-by"),
 ])
 def test_usage_errors_exit_2_with_one_line(tmp_path, args, message):
     result = run("transcribe", tmp_path / "x.mp3", *args)
@@ -101,6 +102,13 @@ def test_one_bad_file_never_costs_the_others(tmp_path, fake_models):
     assert set(data["timings_s"]) >= {"decode", "chunk", "transcribe", "merge"}
     assert "words" in result.output and "RTF" in result.output
     assert data["speakers"] == ["SPEAKER 1"] and data["speaker_turns"] == [], "--no-diarize: speech activity only"
+
+
+def test_chunk_by_speech_reaches_the_options_and_the_json(tmp_path, fake_models):
+    good = write_wav(tmp_path / "ep.wav", bursts(12))
+    result = run("transcribe", good, "-o", tmp_path, "-m", "tiny.en", "--chunk-by", "speech", "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "ep.json").read_text())["options"]["chunk"]["source"] == "speech"
 
 
 @pytest.mark.slow
