@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 Span = tuple[float, float]
 # chunk indices of re-decoded stretches start here, so their cache files never clash with the plan's chunks
 RETRY_INDEX = 100_000
+# ... and those of the second round (the time of misplaced segments) here
+SECOND_ROUND = RETRY_INDEX + 50_000
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def _subtract(span: Span, covered: Sequence[Span]) -> list[Span]:
 
 
 def retry_plan(stretches: Sequence[Span], duration_s: float, options: CoverageOptions = CoverageOptions(),
-               max_s: float = 30.0) -> list[tuple[Chunk, Span]]:
+               max_s: float = 30.0, first_index: int = RETRY_INDEX) -> list[tuple[Chunk, Span]]:
     """One chunk per stretch (longer ones split into pieces), with ``context_s`` of audio on either side, at most
     ``max_s``; each with the piece of speech it is decoded for (its words count only there)."""
     room = max_s - 2 * options.context_s
@@ -139,7 +141,7 @@ def retry_plan(stretches: Sequence[Span], duration_s: float, options: CoverageOp
     for start, end in stretches:
         while start < end:
             piece_end = min(end, start + room)
-            chunk = Chunk(index=RETRY_INDEX + len(plan), start_s=round(max(0.0, start - options.context_s), 3),
+            chunk = Chunk(index=first_index + len(plan), start_s=round(max(0.0, start - options.context_s), 3),
                           end_s=round(min(duration_s, piece_end + options.context_s), 3))
             plan.append((chunk, (start, piece_end)))
             start = piece_end
@@ -157,6 +159,46 @@ def recovered(chunk: Chunk, segments: Sequence[Segment], stretches: Sequence[Spa
             inside.append(replace(seg, words=words, start_s=words[0].start_s, end_s=words[-1].end_s,
                                   text=" ".join(w.text for w in words), chunk_index=chunk.index))
     return inside
+
+
+def misplaced(segments: Sequence[Segment], found: Sequence[Segment], min_words: int = 5) -> set[Word]:
+    """Words a retry found again somewhere else: Whisper wrote them, skipped what followed, and its word alignment
+    put them over later speech (tiny.en with a vocabulary prompt: a sentence spoken at 29 s timed at 52 s, over a
+    line of a poem that was never written). Matched as runs of ``min_words`` words in the same order."""
+    theirs = [(seg, {gram for gram, _ in _runs(seg.words, min_words)}) for seg in found]
+    out: set[Word] = set()
+    for seg in segments:
+        for gram, run in _runs(seg.words, min_words):
+            if any(gram in grams and not (run[0].start_s < other.end_s and other.start_s < run[-1].end_s)
+                   for other, grams in theirs):
+                out.update(run)
+    return out
+
+
+def without(segments: Sequence[Segment], words: set[Word]) -> list[Segment]:
+    """The segments with those words taken out (and segments left empty dropped)."""
+    out = []
+    for seg in segments:
+        kept = tuple(w for w in seg.words if w not in words)
+        if len(kept) == len(seg.words):
+            out.append(seg)
+        elif kept:
+            out.append(replace(seg, words=kept, start_s=kept[0].start_s, end_s=kept[-1].end_s,
+                               text=" ".join(w.text for w in kept)))
+    return out
+
+
+def untried(stretches: Sequence[Span], tried: Sequence[Span]) -> list[Span]:
+    """The parts of ``stretches`` outside the ones already decoded again."""
+    done = merge_spans(tried)
+    return [piece for span in stretches for piece in _subtract(span, done) if piece[1] - piece[0] > 0]
+
+
+def _runs(words: Sequence[Word], n: int) -> list[tuple[tuple[str, ...], tuple[Word, ...]]]:
+    """Each run of ``n`` words (punctuation-only ones skipped) as (normalised text, the words)."""
+    kept = [(t, w) for t, w in (("".join(c for c in w.text.lower() if c.isalnum()), w) for w in words) if t]
+    return [(tuple(t for t, _ in kept[i:i + n]), tuple(w for _, w in kept[i:i + n]))
+            for i in range(len(kept) - n + 1)]
 
 
 def _within(word: Word, stretches: Sequence[Span], slack_s: float) -> bool:

@@ -17,7 +17,8 @@ from typing import Callable, Optional
 from pipeline.asr import AsrEngine, load_engine
 from pipeline.cache import EpisodeCache
 from pipeline.chunk import ChunkOptions, envelope_db, plan_chunks, threshold_for
-from pipeline.coverage import CoverageOptions, gaps, guard, recovered, retry_plan, uncovered
+from pipeline.coverage import (RETRY_INDEX, SECOND_ROUND, CoverageOptions, gaps, guard, merge_spans, misplaced,
+                               recovered, retry_plan, uncovered, untried, without)
 from pipeline.decode import decode
 from pipeline.device import resolve_device
 from pipeline.diarization import Diarizer
@@ -106,21 +107,21 @@ class Transcriber:
 
     def _cover(self, audio: Audio, speech, segments: list[Segment], language: str, options: TranscribeOptions,
                cache: Optional[EpisodeCache]) -> list[Segment]:
-        """Speech with no words decoded again on its own; what stays empty becomes a gap. In time order."""
+        """Speech with no words decoded again on its own; what stays empty becomes a gap. In time order.
+        A segment that a retry found again elsewhere was misplaced: it is dropped and its time retried too."""
         coverage = self.options.coverage
         stretches = uncovered(speech, [w for s in segments for w in s.words], coverage)
         if not stretches:
             return segments
-        log.info("%s: %d stretch(es) of speech without words, %.1f s: decoding them again",
-                 Path(audio.path).name, len(stretches), sum(e - s for s, e in stretches))
-        plan = retry_plan(stretches, audio.duration_s, coverage)
-        retries = [chunk for chunk, _ in plan]
-        done = cache.chunks(retries) if cache else {}
-        if len(done) < len(retries):
-            results = transcribe(self._model("asr"), audio, retries, options, language, done=done,
-                                 on_chunk=cache.save_chunk if cache else None)
-            done = {c.index: segs for c, segs in zip(retries, results)}
-        found = [seg for c, piece in plan for seg in recovered(c, done[c.index], [piece], coverage)]
+        found = self._retry(audio, stretches, language, options, cache, RETRY_INDEX)
+        wrong = misplaced(segments, found)
+        if wrong:
+            log.warning("%s: %d word(s) found again elsewhere by the retries, decoding their time again: %s",
+                        Path(audio.path).name, len(wrong), " ".join(w.text for w in sorted(wrong, key=lambda w: w.start_s)))
+            segments = without(segments, wrong)
+            again = untried(uncovered(speech, [w for s in segments + found for w in s.words], coverage), stretches)
+            found += self._retry(audio, again, language, options, cache, SECOND_ROUND)
+            stretches = merge_spans(list(stretches) + again)
         words = [w for s in segments + found for w in s.words]
         holes = [Segment(text="", start_s=g.start_s, end_s=g.end_s, words=(g,), chunk_index=-1)
                  for g in gaps(stretches, words, coverage)]
@@ -128,6 +129,23 @@ class Transcriber:
             log.warning("%s: %.1f s of speech left without words, marked [?]", Path(audio.path).name,
                         sum(h.end_s - h.start_s for h in holes))
         return sorted(segments + found + holes, key=lambda s: (s.start_s, s.end_s))
+
+    def _retry(self, audio: Audio, stretches, language: str, options: TranscribeOptions,
+               cache: Optional[EpisodeCache], first_index: int) -> list[Segment]:
+        """The words found by decoding each stretch again with some context (cached like the plan's chunks)."""
+        if not stretches:
+            return []
+        log.info("%s: %d stretch(es) of speech without words, %.1f s: decoding them again",
+                 Path(audio.path).name, len(stretches), sum(e - s for s, e in stretches))
+        coverage = self.options.coverage
+        plan = retry_plan(stretches, audio.duration_s, coverage, first_index=first_index)
+        retries = [chunk for chunk, _ in plan]
+        done = cache.chunks(retries) if cache else {}
+        if len(done) < len(retries):
+            results = transcribe(self._model("asr"), audio, retries, options, language, done=done,
+                                 on_chunk=cache.save_chunk if cache else None)
+            done = {c.index: segs for c, segs in zip(retries, results)}
+        return [seg for c, piece in plan for seg in recovered(c, done[c.index], [piece], coverage)]
 
     def close(self) -> None:
         """Free every loaded model."""

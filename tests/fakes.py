@@ -28,6 +28,9 @@ class Record:
     interrupt_after: Optional[int] = None  # raise KeyboardInterrupt at the next batch once this many were decoded
     deaf: list[tuple[float, float]] = field(default_factory=list)  # no words here in a first pass (a retry hears)
     mute: list[tuple[float, float]] = field(default_factory=list)  # never any words here
+    # (start, end, shift): a first pass writes the words of start-end shift seconds late, over (and instead of)
+    # the words there, as Whisper's alignment does when it skips speech; a retry hears them where they are
+    misplace: list[tuple[float, float, float]] = field(default_factory=list)
 
     def loaded(self, kind: str) -> int:
         return self.events.count(f"load {kind}")
@@ -62,16 +65,21 @@ class FakeAsr:
     def _segments(self, audio: Audio, chunk: Chunk) -> list[Segment]:
         samples = slice_audio(audio, chunk)
         step = int(WORD_S * audio.sample_rate)
+        # words on a grid from the chunk's start; with ``misplace``, on the episode's own 0.5 s grid, so that a
+        # retry (another start) hears a word where and as the first pass did
+        offset = (-chunk.start_s) % WORD_S if self.record.misplace else 0.0
+        skip = int(round(offset * audio.sample_rate))
         words = []
-        for k in range(len(samples) // step):
-            window = samples[k * step:(k + 1) * step]
-            at = chunk.start_s + k * WORD_S
+        for k in range((len(samples) - skip) // step):
+            window = samples[skip + k * step:skip + (k + 1) * step]
+            at = chunk.start_s + offset + k * WORD_S
             if self._missed(at, chunk):
                 continue
             if np.sqrt(np.mean(window.astype(np.float64) ** 2)) > 0.01:
-                start = k * WORD_S
-                name = f"w{int(round((chunk.start_s + start) * 10))}"
-                words.append((name, start, start + WORD_S * 0.8, 0.3 if len(words) % 5 == 4 else 0.9))
+                start = offset + k * WORD_S + self._shift(at, chunk)
+                words.append((f"w{int(round(at * 10))}", start, start + WORD_S * 0.8,
+                              0.3 if len(words) % 5 == 4 else 0.9))
+        words.sort(key=lambda word: word[1])
         if not words:
             return []
         return [make_segment(" ".join(w[0] for w in words), words, chunk, self.options, avg_logprob=-0.2,
@@ -81,8 +89,16 @@ class FakeAsr:
     def _missed(self, at: float, chunk: Chunk) -> bool:
         from pipeline.coverage import RETRY_INDEX
 
-        spans = self.record.mute + (self.record.deaf if chunk.index < RETRY_INDEX else [])
+        first = chunk.index < RETRY_INDEX
+        spans = self.record.mute + (self.record.deaf if first else [])
+        spans += [(start + shift, end + shift) for start, end, shift in self.record.misplace] if first else []
         return any(start <= at < end for start, end in spans)
+
+    def _shift(self, at: float, chunk: Chunk) -> float:
+        from pipeline.coverage import RETRY_INDEX
+
+        moved = [shift for start, end, shift in self.record.misplace if start <= at < end]
+        return moved[0] if moved and chunk.index < RETRY_INDEX else 0.0
 
 
 class FakeDiarizer:

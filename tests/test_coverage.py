@@ -1,5 +1,5 @@
 """The coverage rules on hand-written lists: the no-speech guard, uncovered speech, retries and gaps."""
-from pipeline.coverage import (RETRY_INDEX, CoverageOptions, gaps, guard, merge_spans, recovered, retry_plan,
+from pipeline.coverage import (RETRY_INDEX, CoverageOptions, gaps, guard, merge_spans, misplaced, recovered, retry_plan, untried, without,
                                uncovered)
 from pipeline.types import Chunk, Segment, Word
 
@@ -84,3 +84,20 @@ def test_gaps_mark_what_is_still_empty():
     (gap,) = gaps([(5.0, 9.0)], [w("found", 5.0, 5.5)])
     assert (gap.start_s, gap.end_s, gap.gap, gap.uncertain, gap.text) == (5.8, 9.0, True, True, "")
     assert gaps([(5.0, 6.0)], [w("found", 5.0, 5.9)]) == []
+
+
+def test_words_a_retry_found_elsewhere_are_misplaced():
+    # tiny.en with a vocabulary prompt: the sentence spoken at 29 s was timed at 52 s, over a line of the poem
+    said = "He began a confused complaint against the wizard".split()
+    late = seg([w(t, 52.1 + 0.4 * i, 52.4 + 0.4 * i) for i, t in enumerate(said)] + [w("Stopping", 56.3, 56.6)],
+               index=1)
+    retry = seg([w(t, 29.2 + 0.4 * i, 29.5 + 0.4 * i) for i, t in enumerate(said)], index=RETRY_INDEX)
+    wrong = misplaced([late], [retry])
+    assert sorted(x.text for x in wrong) == sorted(said)
+    assert [x.text for s in without([late], wrong) for x in s.words] == ["Stopping"]
+    assert misplaced([late], [seg(late.words[:8], index=RETRY_INDEX)]) == set(), "found at the same time: not moved"
+    assert misplaced([late], [seg(retry.words[:4], index=RETRY_INDEX)]) == set(), "four words in a row are chance"
+
+
+def test_untried_leaves_out_what_was_decoded_again():
+    assert untried([(10.0, 20.0), (30.0, 31.0)], [(12.0, 14.0), (30.0, 31.0)]) == [(10.0, 12.0), (14.0, 20.0)]

@@ -121,6 +121,16 @@ def test_speech_missed_by_a_first_pass_is_decoded_again(episode):
     assert any(i >= 100_000 for i in record.decoded), "a retry chunk was decoded"
 
 
+def test_words_timed_over_later_speech_are_moved_and_the_speech_they_hid_decoded(tmp_path):
+    # long stretches of sound; a first pass writes 11-14 s's words at 15-18 s and nothing of 15-18 s
+    episode = write_wav(tmp_path / "long.wav", bursts(40, on_s=9.5, off_s=0.5))
+    record = Record(misplace=[(11.0, 14.0, 4.0)])
+    words = [(w.text, w.start_s) for w in transcriber(record).run(episode).words if 10.0 <= w.start_s < 19.5]
+    assert [t for t, _ in words] == [f"w{k}" for k in range(100, 195, 5)], "each word once, in order"
+    assert all(abs(int(t[1:]) / 10 - start) < 0.5 for t, start in words), "each at its own time"
+    assert any(i >= 150_000 for i in record.decoded), "the hidden speech was decoded in a second round"
+
+
 def test_speech_no_pass_can_decode_becomes_a_marked_gap_in_every_format(episode, tmp_path):
     record = Record(mute=[(20.0, 24.0)])
     transcript = transcriber(record).run(episode)
