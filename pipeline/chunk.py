@@ -130,36 +130,15 @@ def _quietest(env_db: np.ndarray, frame_s: float, lo_s: float, hi_s: float) -> f
 
 
 def _group(pieces: Sequence[tuple[float, float]], options: ChunkOptions) -> list[tuple[float, float]]:
-    """Merge neighbouring pieces into spans that fit the maximum; when the next piece does not fit, the span is cut
-    at its longest pause in its second half, not simply before that piece: a turn boundary rather than a short
-    pause inside a sentence (a quiet guest's "...middle of May. | Tomatoes hate cold nights" was cut there and
-    the second chunk started mid-thought, while a 1 s pause between turns lay 4 s earlier)."""
+    """Greedily merge neighbouring pieces while the merged span fits the maximum."""
     limit = options.max_chunk_s - 2 * options.pad_s
     spans: list[tuple[float, float]] = []
-    current: list[tuple[float, float]] = []
-    for piece in pieces:
-        if current and piece[0] < current[-1][1]:  # overlapping halves of a long region never merge
-            spans.append((current[0][0], current[-1][1]))
-            current = []
-        while current and piece[1] - current[0][0] > limit:
-            cut = _longest_pause(current + [piece], limit / 2)
-            spans.append((current[0][0], current[cut - 1][1]))
-            current = current[cut:]
-        current.append(piece)
-    if current:
-        spans.append((current[0][0], current[-1][1]))
+    for start, end in pieces:
+        if spans and end - spans[-1][0] <= limit and start >= spans[-1][1]:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, end))
     return spans
-
-
-def _longest_pause(pieces: Sequence[tuple[float, float]], min_s: float) -> int:
-    """Where to cut a run of pieces (the last one the piece that did not fit): the index after the longest pause
-    that leaves at least ``min_s`` before it (the latest of equal pauses); before the last piece when none does."""
-    best, cut = -1.0, len(pieces) - 1
-    for i in range(1, len(pieces)):
-        pause = pieces[i][0] - pieces[i - 1][1]
-        if pieces[i - 1][1] - pieces[0][0] >= min_s and pause >= best:
-            best, cut = pause, i
-    return cut
 
 
 def _bounds(spans: Sequence[tuple[float, float]], i: int, total_s: float) -> tuple[float, float]:
