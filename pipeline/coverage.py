@@ -18,14 +18,14 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from pipeline.checks import check_float
-from pipeline.types import Chunk, Segment, Word
+from pipeline.types import Chunk, Segment, Word, word_key
 
 log = logging.getLogger(__name__)
 
 Span = tuple[float, float]
 # chunk indices of re-decoded stretches start here, so their cache files never clash with the plan's chunks
 RETRY_INDEX = 100_000
-# ... and those of the second round (the time of misplaced segments) here
+# ... and those of the second round (the time of misplaced words) here
 SECOND_ROUND = RETRY_INDEX + 50_000
 
 
@@ -191,12 +191,12 @@ def without(segments: Sequence[Segment], words: set[Word]) -> list[Segment]:
 def untried(stretches: Sequence[Span], tried: Sequence[Span]) -> list[Span]:
     """The parts of ``stretches`` outside the ones already decoded again."""
     done = merge_spans(tried)
-    return [piece for span in stretches for piece in _subtract(span, done) if piece[1] - piece[0] > 0]
+    return [piece for span in stretches for piece in _subtract(span, done)]
 
 
 def _runs(words: Sequence[Word], n: int) -> list[tuple[tuple[str, ...], tuple[Word, ...]]]:
     """Each run of ``n`` words (punctuation-only ones skipped) as (normalised text, the words)."""
-    kept = [(t, w) for t, w in (("".join(c for c in w.text.lower() if c.isalnum()), w) for w in words) if t]
+    kept = [(t, w) for t, w in ((word_key(w.text), w) for w in words) if t]
     return [(tuple(t for t, _ in kept[i:i + n]), tuple(w for _, w in kept[i:i + n]))
             for i in range(len(kept) - n + 1)]
 

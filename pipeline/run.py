@@ -108,7 +108,7 @@ class Transcriber:
     def _cover(self, audio: Audio, speech, segments: list[Segment], language: str, options: TranscribeOptions,
                cache: Optional[EpisodeCache]) -> list[Segment]:
         """Speech with no words decoded again on its own; what stays empty becomes a gap. In time order.
-        A segment that a retry found again elsewhere was misplaced: it is dropped and its time retried too."""
+        Words a retry found again elsewhere were misplaced: they are dropped and their time decoded again too."""
         coverage = self.options.coverage
         stretches = uncovered(speech, [w for s in segments for w in s.words], coverage)
         if not stretches:

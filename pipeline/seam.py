@@ -1,10 +1,9 @@
 """Join per-chunk words on the episode timeline without losing or doubling words at seams."""
 from __future__ import annotations
 
-import re
 from typing import Sequence
 
-from pipeline.types import Chunk, Segment, Word
+from pipeline.types import Chunk, Segment, Word, word_key
 
 
 def shift(words: Sequence[Word], offset_s: float) -> list[Word]:
@@ -38,12 +37,8 @@ def _mid(word: Word) -> float:
     return (word.start_s + word.end_s) / 2
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"[^\w']", "", text.lower())
-
-
 def _same(a: Word, b: Word) -> bool:
-    return _norm(a.text) == _norm(b.text) and b.start_s < a.end_s
+    return word_key(a.text) == word_key(b.text) and b.start_s < a.end_s
 
 
 def join(chunks: Sequence[Chunk], segments_per_chunk: Sequence[Sequence[Segment]]) -> list[Segment]:

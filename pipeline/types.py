@@ -5,6 +5,7 @@ Nothing here imports torch or numpy at module level except for type hints.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
@@ -39,6 +40,11 @@ class Chunk:
     @property
     def duration_s(self) -> float:
         return self.end_s - self.start_s
+
+
+def word_key(text: str) -> str:
+    """A word as two decodes are compared: lower case, letters, digits and apostrophes only ("Don't," -> "don't")."""
+    return re.sub(r"[^\w']", "", text.lower())
 
 
 @dataclass(frozen=True)

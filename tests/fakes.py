@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from pipeline.asr import make_segment, slice_audio
+from pipeline.coverage import RETRY_INDEX
 from pipeline.types import Audio, Chunk, Diarization, Segment, SpeakerTurn
 
 WORD_S = 0.5
@@ -69,14 +70,15 @@ class FakeAsr:
         # retry (another start) hears a word where and as the first pass did
         offset = (-chunk.start_s) % WORD_S if self.record.misplace else 0.0
         skip = int(round(offset * audio.sample_rate))
+        first = chunk.index < RETRY_INDEX  # a retry hears what a first pass missed or misplaced
         words = []
         for k in range((len(samples) - skip) // step):
             window = samples[skip + k * step:skip + (k + 1) * step]
             at = chunk.start_s + offset + k * WORD_S
-            if self._missed(at, chunk):
+            if self._missed(at, first):
                 continue
             if np.sqrt(np.mean(window.astype(np.float64) ** 2)) > 0.01:
-                start = offset + k * WORD_S + self._shift(at, chunk)
+                start = offset + k * WORD_S + (self._shift(at) if first else 0.0)
                 words.append((f"w{int(round(at * 10))}", start, start + WORD_S * 0.8,
                               0.3 if len(words) % 5 == 4 else 0.9))
         words.sort(key=lambda word: word[1])
@@ -86,19 +88,14 @@ class FakeAsr:
                              no_speech_prob=0.01, compression_ratio=1.2, temperature=0.0)]
 
 
-    def _missed(self, at: float, chunk: Chunk) -> bool:
-        from pipeline.coverage import RETRY_INDEX
-
-        first = chunk.index < RETRY_INDEX
-        spans = self.record.mute + (self.record.deaf if first else [])
-        spans += [(start + shift, end + shift) for start, end, shift in self.record.misplace] if first else []
+    def _missed(self, at: float, first: bool) -> bool:
+        spans = self.record.mute
+        if first:
+            spans = spans + self.record.deaf + [(a + shift, b + shift) for a, b, shift in self.record.misplace]
         return any(start <= at < end for start, end in spans)
 
-    def _shift(self, at: float, chunk: Chunk) -> float:
-        from pipeline.coverage import RETRY_INDEX
-
-        moved = [shift for start, end, shift in self.record.misplace if start <= at < end]
-        return moved[0] if moved and chunk.index < RETRY_INDEX else 0.0
+    def _shift(self, at: float) -> float:
+        return next((shift for start, end, shift in self.record.misplace if start <= at < end), 0.0)
 
 
 class FakeDiarizer:

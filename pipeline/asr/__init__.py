@@ -8,11 +8,10 @@ hook of that library inside itself, with the library's version pinned in ``pypro
 """
 from __future__ import annotations
 
-import re
 from typing import Protocol, Sequence, runtime_checkable
 
 from pipeline.errors import PodscribeError
-from pipeline.types import Audio, Chunk, Segment, Word
+from pipeline.types import Audio, Chunk, Segment, Word, word_key
 
 
 @runtime_checkable
@@ -81,7 +80,7 @@ def slice_audio(audio: Audio, chunk: Chunk):
 
 def repetition_loop(words: Sequence[str], max_ngram: int = 8) -> bool:
     """True when some n-gram repeats back to back often enough to be a decoding loop."""
-    tokens = [re.sub(r"[^\w']", "", w.lower()) for w in words]
+    tokens = [word_key(w) for w in words]
     tokens = [t for t in tokens if t]
     for n in range(1, max_ngram + 1):
         needed = 5 if n == 1 else 4
