@@ -158,6 +158,13 @@ def word_el(driver, i):
     return driver.find_element(By.CSS_SELECTOR, f'.w[data-i="{i}"]')
 
 
+def correct(driver, i, text):
+    """Click word ``i``, press e and type ``text`` (the guess is selected: typing replaces it)."""
+    word_el(driver, i).click()
+    press(driver, "e")
+    driver.find_element("css selector", "input.edit").send_keys(text + "\n")
+
+
 def selected(driver) -> list[int]:
     return driver.execute_script("return [...document.querySelectorAll('.w.sel')].map(e => +e.dataset.i)")
 
@@ -232,14 +239,10 @@ def test_correct_rename_give_save_and_evaluate(driver, clip):
     out = open_page(driver, clip, t)
     ws = flat(t)
     dijk = next(i for i, w in enumerate(ws) if w.text == "Dijk,")
-    word_el(driver, dijk).click()
-    press(driver, "e")
-    driver.find_element("css selector", "input.edit").send_keys("Dike,\n")  # the guess is selected: typing replaces it
+    correct(driver, dijk, "Dike,")
     assert word_el(driver, dijk).text == "Dike," and "q" not in word_el(driver, dijk).get_attribute("class").split()
     gap = next(i for i, w in enumerate(ws) if w.gap)
-    word_el(driver, gap).click()
-    press(driver, "e")
-    driver.find_element("css selector", "input.edit").send_keys("right here\n")
+    correct(driver, gap, "right here")
     driver.find_element("css selector", '.spk[data-t="0"]').click()
     driver.find_element("css selector", "#pop input.rename").send_keys("HOST\n")
     assert driver.execute_script("return [...document.querySelectorAll('.spk')].map(e => e.textContent)") == \
@@ -287,9 +290,7 @@ def wait_for_file(path: Path, timeout_s: float = 10.0) -> Path:
 def test_a_reload_keeps_unsaved_edits(driver, clip):
     t = sample_transcript("5" * 64)
     open_page(driver, clip, t)
-    word_el(driver, 2).click()
-    press(driver, "e")
-    driver.find_element("css selector", "input.edit").send_keys("into\n")
+    correct(driver, 2, "into")
     press(driver, "n")
     press(driver, "a")  # accept the next mark as it is
     accepted = selected(driver)
@@ -337,9 +338,7 @@ def test_the_spoken_word_is_highlighted_and_followed(driver, clip):
 def test_edits_kept_for_another_transcript_of_the_episode_are_not_applied(driver, clip):
     t = sample_transcript("8" * 64)
     open_page(driver, clip, t)
-    word_el(driver, 0).click()
-    press(driver, "e")
-    driver.find_element("css selector", "input.edit").send_keys("Welcome\n")
+    correct(driver, 0, "Welcome")
     first = t.turns[0]
     redone = dataclasses.replace(t, turns=(Turn("BRIAN", (dataclasses.replace(first.words[0], start_s=0.1),)
                                                 + first.words[1:]),) + t.turns[1:])
