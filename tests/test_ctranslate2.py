@@ -183,3 +183,27 @@ def test_the_engine_loads_the_store_directory_with_the_default_compute_type():
 def test_a_compute_type_the_device_lacks_is_one_clear_error():
     with pytest.raises(PodscribeError, match="cannot load .*ct2-tiny.en with compute type float16 on cpu"):
         CTranslate2Engine(TranscribeOptions(model="tiny.en", engine="ctranslate2", compute_type="float16"), "cpu")
+
+
+@pytest.mark.slow
+def test_windows_encoded_one_at_a_time_match_the_batch(monkeypatch):
+    """On a CPU the batch's windows are encoded one at a time (same output, a fraction of the memory) and
+    decoded together."""
+    import numpy as np
+
+    from pipeline.asr import ctranslate2 as engine_module
+    from pipeline.decode import decode
+
+    engine = CTranslate2Engine(TranscribeOptions(model="tiny.en", engine="ctranslate2"), "cpu")
+    try:
+        samples = decode(SAMPLE).samples
+        windows = [engine_module._first_window(engine.model.feature_extractor(samples[i * 160_000:(i + 1) * 160_000]))
+                   for i in range(3)]
+        one_by_one = engine._encode(windows)
+        monkeypatch.setattr(engine_module, "ENCODE_GROUP_CPU", 3)
+        together = engine._encode(windows)
+        assert np.asarray(one_by_one.batch).shape == np.asarray(together.batch).shape == (3, 1500, 384)
+        assert np.allclose(np.asarray(one_by_one.batch), np.asarray(together.batch), atol=1e-3)
+        assert np.array_equal(np.asarray(one_by_one.one(2)), np.asarray(one_by_one.batch)[2:3])
+    finally:
+        engine.close()

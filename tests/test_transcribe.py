@@ -95,3 +95,25 @@ def test_batch_path_gives_the_sequential_words(sequential, episode, caplog):
     assert jiwer.wer(" ".join(one_by_one), " ".join(batched)) <= 0.02
     same = sum(words(a) == words(b) for a, b in zip(per_chunk, expected))
     assert same >= len(chunks) - 1, "at most one chunk's beam search may go another way"
+
+
+@pytest.mark.slow
+def test_a_batch_of_windows_holds_cross_attention_once_per_window(episode):
+    """``decode_windows`` beam-searches 3 windows x 5 beams with each cross-attention's keys computed for the 3
+    windows, not the 15 beams (the memory a batch costs), and decodes each window as whisper does alone."""
+    from pipeline.asr import slice_audio
+
+    audio, chunks, engine = episode
+    windows = [engine.first_window(slice_audio(audio, c)) for c in chunks[:3]]
+    keys = engine.model.decoder.blocks[0].cross_attn.key
+    shapes = []
+    hook = keys.register_forward_hook(lambda module, args, output: shapes.append(tuple(output.shape)))
+    try:
+        batched = engine.decode_windows(windows, "en")
+    finally:
+        hook.remove()
+    assert shapes == [(3, 1500, 384)]  # once per window, for the whole decoding loop
+    options = engine._first_options("en", "")
+    alone = [engine.model.decode(window, options) for window in windows]
+    assert [r.tokens for r in batched] == [r.tokens for r in alone]
+    assert np.allclose([r.avg_logprob for r in batched], [r.avg_logprob for r in alone], atol=1e-3)
