@@ -98,22 +98,30 @@ def test_batch_path_gives_the_sequential_words(sequential, episode, caplog):
 
 
 @pytest.mark.slow
-def test_a_batch_of_windows_holds_cross_attention_once_per_window(episode):
+@pytest.mark.parametrize("prompt", ["", "Linode, UML, Xen, Jeff Dike, User-Mode Linux, hosting"])
+def test_a_batch_of_windows_holds_cross_attention_once_per_window(episode, prompt):
     """``decode_windows`` beam-searches 3 windows x 5 beams with each cross-attention's keys computed for the 3
-    windows, not the 15 beams (the memory a batch costs), and decodes each window as whisper does alone."""
+    windows, not the 15 beams, and logits for two positions of a prompt, not all (the memory a batch costs), and
+    decodes each window as whisper does alone: same tokens, same no-speech probability."""
     from pipeline.asr import slice_audio
 
     audio, chunks, engine = episode
     windows = [engine.first_window(slice_audio(audio, c)) for c in chunks[:3]]
-    keys = engine.model.decoder.blocks[0].cross_attn.key
-    shapes = []
-    hook = keys.register_forward_hook(lambda module, args, output: shapes.append(tuple(output.shape)))
+    model = engine.model
+    shapes = {"keys": [], "norm": []}
+    hooks = [model.decoder.blocks[0].cross_attn.key.register_forward_hook(
+                 lambda module, args, output: shapes["keys"].append(tuple(output.shape))),
+             model.decoder.register_forward_hook(
+                 lambda module, args, output: shapes["norm"].append(tuple(output.shape)))]
     try:
-        batched = engine.decode_windows(windows, "en")
+        batched = engine.decode_windows(windows, "en", prompt)
     finally:
-        hook.remove()
-    assert shapes == [(3, 1500, 384)]  # once per window, for the whole decoding loop
-    options = engine._first_options("en", "")
-    alone = [engine.model.decode(window, options) for window in windows]
+        for hook in hooks:
+            hook.remove()
+    assert shapes["keys"] == [(3, 1500, 384)]  # once per window, for the whole decoding loop
+    assert shapes["norm"][0] == (15, 2 if prompt else 1, 51864) and set(shapes["norm"][1:]) == {(15, 1, 51864)}
+    options = engine._first_options("en", prompt)
+    alone = [model.decode(window, options) for window in windows]
     assert [r.tokens for r in batched] == [r.tokens for r in alone]
     assert np.allclose([r.avg_logprob for r in batched], [r.avg_logprob for r in alone], atol=1e-3)
+    assert np.allclose([r.no_speech_prob for r in batched], [r.no_speech_prob for r in alone], atol=1e-4)

@@ -4,7 +4,9 @@ Every hook into whisper's internals lives here and was written for ``WHISPER_VER
 pyproject.toml; ``tests/test_pins.py`` fails when the installed version differs):
 
 - ``_BatchTask`` subclasses ``whisper.decoding.DecodingTask`` so beam search works on a batch of windows, and
-  ``_folded_cross_attention`` stands in for the decoder's cross-attention ``qkv_attention`` while it decodes;
+  ``_folded_cross_attention`` stands in for the decoder's cross-attention ``qkv_attention`` while it decodes,
+  and ``_two_positions`` hooks the decoder's last layer norm so its first pass projects only the positions
+  whisper's loop reads;
 - ``_serving`` stands in for ``model.decode`` while ``model.transcribe`` runs, answering the one window
   that was decoded ahead in the batch;
 - ``_skipping_short_windows`` stands in for ``model.decode`` too: a window with under half a second of audio
@@ -226,6 +228,7 @@ def _BatchTask(model, options):
     query rows (``_folded_cross_attention``), so the cross-attention keys and values are computed and held
     once per window, not once per beam: with 5 windows and 5 beams that was 460 MB (tiny.en) and 920 MB
     (base) of peak memory. The rest of ``run`` sees every beam's features, as older whisper versions gave it.
+    The prompt's first pass projects only the two positions the loop reads (``_two_positions``).
     """
     from whisper.decoding import DecodingTask
 
@@ -238,10 +241,31 @@ def _BatchTask(model, options):
             return super()._detect_language(audio_features[::self.n_group], tokens)
 
         def _main_loop(self, audio_features, tokens):
-            with _folded_cross_attention(self.model, self.n_group):
-                return super()._main_loop(audio_features[::self.n_group], tokens)
+            sot_index, self.sot_index = self.sot_index, 0  # the first of the two positions _two_positions keeps
+            try:
+                with _folded_cross_attention(self.model, self.n_group), _two_positions(self.model, sot_index):
+                    return super()._main_loop(audio_features[::self.n_group], tokens)
+            finally:
+                self.sot_index = sot_index
 
     return BatchTask(model, options)
+
+
+@contextlib.contextmanager
+def _two_positions(model, sot_index: int):
+    """While active, the decoder's first pass (the whole prompt at once) gives logits for two positions only:
+    the start-of-transcript token (for the no-speech probability) and the last (for the next token), the only
+    two whisper's loop reads. Whisper computes them for every prompt position: with a vocabulary prompt of
+    about 100 tokens, 25 rows x 100 x 51864 floats, 520 MB."""
+
+    def keep(module, args, out):
+        return out[:, [sot_index, -1]] if out.shape[1] > 1 else out
+
+    hook = model.decoder.ln.register_forward_hook(keep)
+    try:
+        yield
+    finally:
+        hook.remove()
 
 
 @contextlib.contextmanager
