@@ -108,18 +108,18 @@ def test_a_batch_of_windows_holds_cross_attention_once_per_window(episode, promp
     audio, chunks, engine = episode
     windows = [engine.first_window(slice_audio(audio, c)) for c in chunks[:3]]
     model = engine.model
-    shapes = {"keys": [], "norm": []}
+    shapes = {"keys": [], "logits": []}
     hooks = [model.decoder.blocks[0].cross_attn.key.register_forward_hook(
                  lambda module, args, output: shapes["keys"].append(tuple(output.shape))),
              model.decoder.register_forward_hook(
-                 lambda module, args, output: shapes["norm"].append(tuple(output.shape)))]
+                 lambda module, args, output: shapes["logits"].append(tuple(output.shape)))]
     try:
         batched = engine.decode_windows(windows, "en", prompt)
     finally:
         for hook in hooks:
             hook.remove()
     assert shapes["keys"] == [(3, 1500, 384)]  # once per window, for the whole decoding loop
-    assert shapes["norm"][0] == (15, 2 if prompt else 1, 51864) and set(shapes["norm"][1:]) == {(15, 1, 51864)}
+    assert shapes["logits"][0] == (15, 2 if prompt else 1, 51864) and set(shapes["logits"][1:]) == {(15, 1, 51864)}
     options = engine._first_options("en", prompt)
     alone = [model.decode(window, options) for window in windows]
     assert [r.tokens for r in batched] == [r.tokens for r in alone]
