@@ -33,7 +33,7 @@ def _split_names(value: Optional[str]) -> tuple[str, ...]:
 
 def _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
                    uncertain_below, max_chunk, no_diarize, beam_size=5, batch_size="auto", engine="whisper",
-                   compute_type="auto", vocabulary=(), voices=(), chunk_by="energy"):
+                   compute_type="auto", vocabulary=(), voices=(), chunk_by="energy", context=True):
     from pipeline.chunk import ChunkOptions
     from pipeline.diarization.diarize import DiarizeOptions
     from pipeline.merge import MergeOptions
@@ -47,7 +47,7 @@ def _build_options(model, device, language, speakers, num_speakers, min_speakers
             chunk=ChunkOptions(max_chunk_s=max_chunk, source=chunk_by),
             transcribe=TranscribeOptions(model=model, engine=engine, compute_type=compute_type, device=device,
                                          language=language, beam_size=beam_size or None, batch_size=batch_size,
-                                         vocabulary=tuple(vocabulary)),
+                                         vocabulary=tuple(vocabulary), context=context),
             diarize=DiarizeOptions(num_speakers=num_speakers, min_speakers=min_speakers,
                                    max_speakers=max_speakers, device=device),
             merge=MergeOptions(uncertain_below=uncertain_below, speaker_names=_split_names(speakers)),
@@ -103,8 +103,13 @@ def _batch_size(value: str) -> int | str:
                    "but speech it misses is never decoded; see README).")
 @click.option("--beam-size", type=click.IntRange(min=0), default=5, show_default=True,
               help="Beams at temperature 0 (0: greedy, faster and a little less accurate).")
+@click.option("--context/--no-context", default=True, show_default=True,
+              help="Prompt each chunk with the text of the chunk before it, as plain whisper does from one window "
+                   "to the next (chunks then decode one after another); --no-context decodes them in batches, "
+                   "faster, a little less accurate (see README).")
 @click.option("--batch-size", default="auto", show_default=True, callback=lambda ctx, param, value: _batch_size(value),
-              help="Chunks decoded together: auto (5 on CPU, 16 on a GPU) or a number; the words are the same.")
+              help="With --no-context, chunks decoded together: auto (5 on CPU, 16 on a GPU) or a number; the "
+                   "words are the same.")
 @click.option("--no-diarize", is_flag=True, help="Skip speaker diarization: one speaker throughout.")
 @click.option("--voices", "voices_dir", type=click.Path(path_type=Path), default=None,
               help="Folder of enrolled voices that name the speakers they recognise (default: ./voices if it has "
@@ -120,8 +125,8 @@ def _batch_size(value: str) -> int | str:
 @download_options
 def transcribe(files, output_dir, model, engine, compute_type, device, formats, language, speakers, vocabulary,
                vocabulary_file, num_speakers, min_speakers, max_speakers, uncertain_below, drop_uncertain, embed_audio,
-               max_chunk, chunk_by, beam_size, batch_size, no_diarize, voices_dir, no_voices, no_cache, quiet, verbose, debug,
-               audio_dir, max_size, timeout_s, force, executor, ray_address):
+               max_chunk, chunk_by, beam_size, context, batch_size, no_diarize, voices_dir, no_voices, no_cache, quiet,
+               verbose, debug, audio_dir, max_size, timeout_s, force, executor, ray_address):
     """Transcribe episodes into OUTPUT_DIR: audio or video files ffmpeg reads, folders of them, globs, or
     http(s) URLs (downloaded into audio/<host>/). Each is recorded in OUTPUT_DIR/catalog.sqlite, and one done
     before with the same model and options is skipped (--force runs it again)."""
@@ -144,7 +149,7 @@ def transcribe(files, output_dir, model, engine, compute_type, device, formats, 
     voices = _enrolled_voices(voices_dir, no_voices)
     options = _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
                              threshold, max_chunk, no_diarize, beam_size, batch_size, engine, compute_type, terms,
-                             voices, chunk_by)
+                             voices, chunk_by, context)
     sys.exit(transcribe_inputs(files, options, output_dir, fmts, drop_uncertain, no_cache, quiet, debug, audio_dir,
                                max_size, timeout_s, force, embed_audio, executor, ray_address))
 

@@ -144,8 +144,10 @@ class Transcriber:
         retries = [chunk for chunk, _ in plan]
         done = cache.chunks(retries) if cache else {}
         if len(done) < len(retries):
-            results = transcribe(self._model("asr"), audio, retries, options, language, done=done,
-                                 on_chunk=cache.save_chunk if cache else None)
+            # no previous-text context: a retry's neighbours in the plan are not its neighbours in time, and a
+            # prompt is what can make whisper skip a stretch in the first place
+            results = transcribe(self._model("asr"), audio, retries, replace(options, context=False), language,
+                                 done=done, on_chunk=cache.save_chunk if cache else None)
             done = {c.index: segs for c, segs in zip(retries, results)}
         return [seg for c, piece in plan for seg in recovered(c, done[c.index], [piece], coverage)]
 

@@ -16,13 +16,16 @@ from pipeline.asr import ENGINES, AsrEngine
 from pipeline.checks import check_choice, check_positive_int
 from pipeline.device import DEVICES
 from pipeline.errors import PodscribeError
-from pipeline.types import Audio, Chunk, Segment
+from pipeline.types import Audio, Chunk, Segment, word_key
 
 log = logging.getLogger(__name__)
 
 Progress = Optional[Callable[[int, int], None]]
 OnChunk = Optional[Callable[[Chunk, list[Segment]], None]]
 COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "float16", "float32")
+CONTEXT_WORDS = 100  # the most words of the chunk before that a chunk's prompt carries (about 130 tokens)
+RESET_TEMPERATURE = 0.5  # a chunk decoded hotter than this passes no context on (whisper's prompt reset)
+MIN_COPIED_WORDS = 8  # a chunk that repeats this many words of its context in a row is decoded again without it
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,9 @@ class TranscribeOptions:
     best_of: Optional[int] = 5  # samples per fallback temperature
     batch_size: int | str = "auto"  # chunks whose first window is decoded together; "auto": the engine's
     vocabulary: tuple[str, ...] = ()  # names and terms every chunk is biased toward, through the prompt
+    # each chunk's prompt carries the text of the chunk before it, as whisper's own loop does from one 30 s window
+    # to the next; chunks are then decoded one after another. False: no context, first windows decoded in batches
+    context: bool = True
 
     def __post_init__(self) -> None:
         check_choice("device", self.device, DEVICES)
@@ -83,22 +89,68 @@ def transcribe(engine: AsrEngine, audio: Audio, chunks: Sequence[Chunk], options
     before the next one starts.
     """
     done = done or {}
+    results: dict[int, list[Segment]] = {}
+    before = {chunk.index: previous for previous, chunk in zip([None, *chunks], chunks)}
     pending = [c for c in chunks if c.index not in done]
-    made: dict[int, list[Segment]] = {}
     finished = len(chunks) - len(pending)
     if progress and finished:
         progress(finished, len(chunks))
-    size = batch_size_for(options, engine)
+    size = 1 if options.context else batch_size_for(options, engine)
     for start in range(0, len(pending), size):
         batch = pending[start:start + size]
-        for chunk, segments in zip(batch, engine.transcribe_batch(audio, batch, language, options.prompt)):
-            made[chunk.index] = segments
+        previous = before[batch[0].index]
+        context = context_words(options, _result(previous, done, results) if previous else None)
+        for chunk, segments in zip(batch, _decode(engine, audio, batch, language, options.prompt, context)):
+            results[chunk.index] = segments
             if on_chunk:
                 on_chunk(chunk, segments)
             finished += 1
             if progress:
                 progress(finished, len(chunks))
-    return [done[c.index] if c.index in done else made[c.index] for c in chunks]
+    return [_result(c, done, results) for c in chunks]
+
+
+def _decode(engine: AsrEngine, audio: Audio, batch: Sequence[Chunk], language: str, prompt: str,
+            context: Sequence[str]) -> list[list[Segment]]:
+    """The batch decoded with the vocabulary prompt and the context words after it; a chunk that copied a run of
+    its context is decoded again without it (whisper's known failure: on music or silence after a prompt, it
+    writes the prompt out again)."""
+    out = engine.transcribe_batch(audio, batch, language, " ".join(filter(None, (prompt, *context))))
+    if not context:
+        return out
+    copied = copied_run([w.text for s in out[0] for w in s.words], context)
+    if copied < MIN_COPIED_WORDS:
+        return out
+    log.info("chunk %d: %d words of the previous chunk's text written again, decoding it without that context",
+             batch[0].index, copied)
+    return engine.transcribe_batch(audio, batch, language, prompt)
+
+
+def context_words(options: TranscribeOptions, previous: Optional[Sequence[Segment]]) -> list[str]:
+    """The context a chunk's prompt carries after the vocabulary (with ``options.context``): the last
+    ``CONTEXT_WORDS`` words of the chunk before it, none when that chunk's last segment needed a fallback
+    temperature above ``RESET_TEMPERATURE``."""
+    if not options.context or not previous or previous[-1].temperature > RESET_TEMPERATURE:
+        return []
+    return " ".join(segment.text.strip() for segment in previous).split()[-CONTEXT_WORDS:]
+
+
+def copied_run(words: Sequence[str], context: Sequence[str]) -> int:
+    """The longest run of consecutive ``words`` that also stands, in the same order, in ``context``."""
+    keys, known = [word_key(w) for w in words], [word_key(w) for w in context]
+    best, above = 0, [0] * (len(known) + 1)
+    for key in keys:
+        row = [0] * (len(known) + 1)
+        for j, other in enumerate(known, 1):
+            if key and key == other:
+                row[j] = above[j - 1] + 1
+                best = max(best, row[j])
+        above = row
+    return best
+
+
+def _result(chunk: Chunk, done: Mapping[int, list[Segment]], made: Mapping[int, list[Segment]]) -> list[Segment]:
+    return done[chunk.index] if chunk.index in done else made[chunk.index]
 
 
 def batch_size_for(options: TranscribeOptions, engine: AsrEngine) -> int:

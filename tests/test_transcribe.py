@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from pipeline.errors import PodscribeError
-from pipeline.asr import repetition_loop
+from pipeline.asr import make_segment, repetition_loop
 from pipeline.asr.whisper import AUTO_BATCH_CPU, AUTO_BATCH_CUDA, WhisperEngine
 from pipeline.coverage import guard
-from pipeline.transcribe import TranscribeOptions, batch_size_for, transcribe
+from pipeline.transcribe import (CONTEXT_WORDS, TranscribeOptions, batch_size_for, context_words, copied_run,
+                                 transcribe)
 from pipeline.types import Chunk
 
 SAMPLE = Path(__file__).resolve().parent.parent / "audio" / "samples" / "interview.flac"
@@ -33,6 +34,84 @@ def test_batch_size_auto_is_the_engines_by_device():
     assert batch_size_for(TranscribeOptions(), cuda) == AUTO_BATCH_CUDA > 1
     assert batch_size_for(TranscribeOptions(batch_size=3), cpu) == 3
     assert TranscribeOptions(beam_size=None, best_of=None).beam_size is None  # greedy is allowed
+
+
+class PromptedEngine:
+    """Records each call's chunks and prompt; chunk i says ``c<i>a c<i>b``, decoded at ``temperatures[i]``."""
+
+    batch_size = 3
+
+    def __init__(self, temperatures=None):
+        self.calls, self.temperatures = [], temperatures or {}
+
+    def transcribe_batch(self, audio, chunks, language, prompt=""):
+        self.calls.append(([c.index for c in chunks], prompt))
+        return [[self._segment(c)] for c in chunks]
+
+    def _segment(self, c):
+        words = [(f"c{c.index}a", 0.0, 0.4, 0.9), (f"c{c.index}b", 0.5, 0.9, 0.9)]
+        return make_segment(f"c{c.index}a c{c.index}b", words, c, TranscribeOptions(), avg_logprob=-0.2,
+                            no_speech_prob=0.01, compression_ratio=1.2, temperature=self.temperatures.get(c.index, 0.0))
+
+
+CHUNKS = [Chunk(index=i, start_s=10.0 * i, end_s=10.0 * i + 9) for i in range(5)]
+
+
+def test_each_chunk_is_prompted_with_the_text_before_it_after_the_vocabulary():
+    engine = PromptedEngine(temperatures={2: 0.8})
+    options = TranscribeOptions(vocabulary=("Linode", "Jeff Dike"))
+    transcribe(engine, None, CHUNKS, options, "en")
+    assert engine.calls == [([0], "Linode, Jeff Dike."), ([1], "Linode, Jeff Dike. c0a c0b"),
+                            ([2], "Linode, Jeff Dike. c1a c1b"),
+                            ([3], "Linode, Jeff Dike."),  # chunk 2 needed a hot fallback: whisper resets its prompt
+                            ([4], "Linode, Jeff Dike. c3a c3b")]
+
+
+def test_the_context_is_the_last_words_and_a_resumed_run_gets_the_same_prompts():
+    engine = PromptedEngine()
+    first = transcribe(engine, None, CHUNKS, TranscribeOptions(), "en")
+    resumed = PromptedEngine()
+    again = transcribe(resumed, None, CHUNKS, TranscribeOptions(), "en", done={0: first[0], 1: first[1]})
+    assert resumed.calls == engine.calls[2:] and again == first
+    long = [replace(first[0][0], text=" ".join(f"w{i}" for i in range(CONTEXT_WORDS + 7)))]
+    assert context_words(TranscribeOptions(), long) == [f"w{i}" for i in range(7, CONTEXT_WORDS + 7)]
+    assert context_words(TranscribeOptions(), []) == [] == context_words(TranscribeOptions(), None)
+    assert context_words(TranscribeOptions(context=False), long) == []
+
+
+class CopyingEngine(PromptedEngine):
+    """Chunk 2 writes its prompt out again when it gets one (as whisper does on music after a prompt)."""
+
+    def _segment(self, c):
+        prompt = self.calls[-1][1]
+        if c.index != 2 or not prompt:
+            return super()._segment(c)
+        words = [(w, 0.1 * k, 0.1 * k + 0.05, 0.9) for k, w in enumerate(prompt.split())]
+        return make_segment(prompt, words, c, TranscribeOptions(), avg_logprob=-0.2, no_speech_prob=0.3,
+                            compression_ratio=1.2, temperature=0.0)
+
+
+def test_a_chunk_that_writes_its_context_out_again_is_decoded_without_it():
+    outro = "Thanks for listening to this short test, and remember to check the show notes."
+    made = PromptedEngine()
+    done = {0: [made._segment(CHUNKS[0])], 1: [replace(made._segment(CHUNKS[1]), text=outro)]}
+    engine = CopyingEngine()
+    out = transcribe(engine, None, CHUNKS[:3], TranscribeOptions(), "en", done=done)
+    assert engine.calls == [([2], outro), ([2], "")]
+    assert [w.text for w in out[2][0].words] == ["c2a", "c2b"]
+
+
+def test_copied_run_counts_consecutive_words_in_order():
+    context = "thanks for listening to this short test and remember".split()
+    assert copied_run("Thank you for listening to this short test!".split(), context) == 6
+    assert copied_run("test short this to listening".split(), context) == 1
+    assert copied_run([], context) == 0 == copied_run(["-", "--"], ["-", "--"])
+
+
+def test_without_context_chunks_go_in_batches_with_one_prompt():
+    engine = PromptedEngine()
+    transcribe(engine, None, CHUNKS, TranscribeOptions(vocabulary=("Xen",), context=False), "en")
+    assert engine.calls == [([0, 1, 2], "Xen."), ([3, 4], "Xen.")]
 
 
 def test_repetition_loop():
@@ -59,7 +138,7 @@ def episode():
 @pytest.fixture(scope="module")
 def sequential(episode):
     audio, chunks, engine = episode
-    return transcribe(engine, audio, chunks, TranscribeOptions(model="tiny.en", batch_size=1), "en")
+    return transcribe(engine, audio, chunks, TranscribeOptions(model="tiny.en", batch_size=1, context=False), "en")
 
 
 def words(segments):
@@ -85,7 +164,8 @@ def test_batch_path_gives_the_sequential_words(sequential, episode, caplog):
     expected = sequential
     reported = []
     with caplog.at_level(logging.WARNING, logger="pipeline.asr.whisper"):
-        per_chunk = transcribe(engine, audio, chunks, TranscribeOptions(model="tiny.en", batch_size=5), "en",
+        per_chunk = transcribe(engine, audio, chunks, TranscribeOptions(model="tiny.en", batch_size=5, context=False),
+                               "en",
                                done={0: expected[0]}, on_chunk=lambda c, s: reported.append((c.index, s)))
     assert not caplog.records  # every prefetched window was taken, none decoded twice
     assert [i for i, _ in reported] == [c.index for c in chunks[1:]]
