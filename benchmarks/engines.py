@@ -10,7 +10,8 @@ includes loading and its peak RSS (``wait4``) is its own:
 - ``faster-whisper batched``: faster-whisper's ``BatchedInferencePipeline`` (Silero VAD, batch 8, beam 5, word
   timestamps: the WhisperX way) on the store's CTranslate2 directory, int8 on a CPU, float16 on CUDA;
 - ``podscribe whisper`` and ``podscribe ctranslate2``: ``podscribe transcribe --engine ...``, diarization on,
-  no cache; their JSON gives the transcribe stage's own time.
+  no cache; their JSON gives the transcribe stage's own time. The ``--no-context`` rows decode the chunks in
+  batches without the previous chunk's text (the default decodes them one after another with it).
 
 WER is counted over all the files together (``<stem>.forum.txt`` beside each file, or the manifest's first
 reference). Ratios are wall times against faster-whisper batched with the same model. Targets (not tests):
@@ -34,7 +35,8 @@ sys.path.insert(0, str(REPO))
 
 from pipeline.evaluate import read_hypothesis, read_reference, score, total  # noqa: E402
 
-CONFIGS = ("faster-whisper batched", "whisper CLI", "podscribe whisper", "podscribe ctranslate2")
+CONFIGS = ("faster-whisper batched", "whisper CLI", "podscribe whisper", "podscribe ctranslate2",
+           "podscribe whisper --no-context", "podscribe ctranslate2 --no-context")
 BASELINE = "faster-whisper batched"
 
 
@@ -76,9 +78,11 @@ def whisper_cli(files: list[Path], model: str, device: str, out: Path) -> list[s
             + (["--language", "en"] if model.endswith(".en") else []))
 
 
-def podscribe(files: list[Path], model: str, device: str, engine: str, out: Path) -> list[str]:
+def podscribe(files: list[Path], model: str, device: str, config: str, out: Path) -> list[str]:
+    """``config`` is ``podscribe ENGINE [FLAGS...]``."""
+    engine, *flags = config.split()[1:]
     return [sys.executable, "-m", "pipeline", "transcribe", *map(str, files), "-o", str(out), "-m", model,
-            "--engine", engine, "--device", device, "-f", "json", "--no-cache", "-q"]
+            "--engine", engine, *flags, "--device", device, "-f", "json", "--no-cache", "-q"]
 
 
 def faster_whisper_batched(files: list[Path], model: str, device: str, out: Path) -> list[str]:
@@ -124,7 +128,7 @@ def measure(pairs: list[tuple[Path, Path]], model: str, device: str, configs: tu
             elif config == "faster-whisper batched":
                 cmd, suffix, fmt = faster_whisper_batched(files, model, device, out), ".txt", "text"
             else:
-                cmd, suffix, fmt = podscribe(files, model, device, config.split()[1], out), ".json", None
+                cmd, suffix, fmt = podscribe(files, model, device, config, out), ".json", None
             wall, rss = run_child(cmd)
             stage = stage_seconds(pairs, out) if config.startswith("podscribe") else None
             results.append(Result(model, config, round(wall, 2), round(wall / audio_s, 3), round(rss),
@@ -144,7 +148,7 @@ def _row(r: Result, results: list[Result]) -> str:
     base = next((x for x in results if x.model == r.model and x.config == BASELINE), None)
     ratio = f"{r.wall_s / base.wall_s:6.2f}" if base else f"{'-':>6}"
     stage = f"{r.transcribe_s:8.1f}" if r.transcribe_s is not None else f"{'-':>8}"
-    return (f"{r.model:<8}{r.config:<24}{r.wall_s:8.1f}{r.rtf:7.3f}{r.cpu_s:8.1f}{r.peak_rss_mb:8.0f}{r.wer:7.1%}"
+    return (f"{r.model:<8}{r.config:<36}{r.wall_s:8.1f}{r.rtf:7.3f}{r.cpu_s:8.1f}{r.peak_rss_mb:8.0f}{r.wer:7.1%}"
             f"{ratio}{stage}")
 
 
@@ -178,7 +182,7 @@ def main() -> None:
     audio_s = sum(_duration(a) for a, _ in pairs)
     print(f"{len(pairs)} file(s), {audio_s:.1f} s of audio, device {args.device}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}; ratio = wall / {BASELINE}; podscribe diarizes")
-    print(f"{'model':<8}{'config':<24}{'wall s':>8}{'RTF':>7}{'cpu s':>8}{'RSS MB':>8}{'WER':>7}{'ratio':>6}{'asr s':>8}")
+    print(f"{'model':<8}{'config':<36}{'wall s':>8}{'RTF':>7}{'cpu s':>8}{'RSS MB':>8}{'WER':>7}{'ratio':>6}{'asr s':>8}")
     results = [r for model in args.models for r in measure(pairs, model, args.device, tuple(args.configs))]
     if args.out:
         args.out.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n")
