@@ -33,7 +33,7 @@ def _split_names(value: Optional[str]) -> tuple[str, ...]:
 
 def _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
                    uncertain_below, max_chunk, no_diarize, beam_size=5, batch_size="auto", engine="whisper",
-                   compute_type="auto", vocabulary=(), voices=(), chunk_by="energy", context=True):
+                   compute_type="auto", vocabulary=(), voices=(), chunk_by="energy", context=False):
     from pipeline.chunk import ChunkOptions
     from pipeline.diarization.diarize import DiarizeOptions
     from pipeline.merge import MergeOptions
@@ -103,12 +103,12 @@ def _batch_size(value: str) -> int | str:
                    "but speech it misses is never decoded; see README).")
 @click.option("--beam-size", type=click.IntRange(min=0), default=5, show_default=True,
               help="Beams at temperature 0 (0: greedy, faster and a little less accurate).")
-@click.option("--context/--no-context", default=True, show_default=True,
+@click.option("--context/--no-context", default=False, show_default=True,
               help="Prompt each chunk with the text of the chunk before it, as plain whisper does from one window "
-                   "to the next (chunks then decode one after another); --no-context decodes them in batches, "
-                   "faster, a little less accurate (see README).")
+                   "to the next; chunks then decode one after another, 2-3 times slower. Better with tiny.en and "
+                   "the whisper engine, not with base or ctranslate2 on our dev set (see README).")
 @click.option("--batch-size", default="auto", show_default=True, callback=lambda ctx, param, value: _batch_size(value),
-              help="With --no-context, chunks decoded together: auto (5 on CPU, 16 on a GPU) or a number; the "
+              help="Without --context, chunks decoded together: auto (5 on CPU, 16 on a GPU) or a number; the "
                    "words are the same.")
 @click.option("--no-diarize", is_flag=True, help="Skip speaker diarization: one speaker throughout.")
 @click.option("--voices", "voices_dir", type=click.Path(path_type=Path), default=None,

@@ -44,9 +44,9 @@ class TranscribeOptions:
     best_of: Optional[int] = 5  # samples per fallback temperature
     batch_size: int | str = "auto"  # chunks whose first window is decoded together; "auto": the engine's
     vocabulary: tuple[str, ...] = ()  # names and terms every chunk is biased toward, through the prompt
-    # each chunk's prompt carries the text of the chunk before it, as whisper's own loop does from one 30 s window
-    # to the next; chunks are then decoded one after another. False: no context, first windows decoded in batches
-    context: bool = True
+    # True: each chunk's prompt carries the text of the chunk before it, as whisper's own loop does from one 30 s
+    # window to the next, and chunks are decoded one after another; False (default): first windows in batches
+    context: bool = False
 
     def __post_init__(self) -> None:
         check_choice("device", self.device, DEVICES)

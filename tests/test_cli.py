@@ -25,7 +25,7 @@ def test_help_documents_every_option():
     assert result.exit_code == 0
     for option in ("--output-dir", "--model", "--device", "--format", "--language", "--speakers", "--num-speakers",
                    "--min-speakers", "--max-speakers", "--uncertain-below", "--drop-uncertain", "--no-diarize", "--no-cache", "--beam-size",
-                   "--batch-size", "--max-chunk", "--chunk-by", "--no-context"):
+                   "--batch-size", "--max-chunk", "--chunk-by", "--context"):
         assert option in result.output
     assert "models" in run("--help").output
 
@@ -111,8 +111,8 @@ def test_chunk_by_speech_reaches_the_options_and_the_json(tmp_path, fake_models)
     assert json.loads((tmp_path / "ep.json").read_text())["options"]["chunk"]["source"] == "speech"
 
 
-@pytest.mark.parametrize("flag, context", [([], True), (["--no-context"], False)])
-def test_context_is_the_default_and_no_context_reaches_the_options(tmp_path, fake_models, flag, context):
+@pytest.mark.parametrize("flag, context", [([], False), (["--context"], True)])
+def test_context_is_off_by_default_and_the_flag_reaches_the_options(tmp_path, fake_models, flag, context):
     good = write_wav(tmp_path / "ep.wav", bursts(12))
     result = run("transcribe", good, "-o", tmp_path, "-m", "tiny.en", *flag, "-q", "-f", "json")
     assert result.exit_code == 0, result.output

@@ -79,7 +79,7 @@ def test_a_fully_cached_episode_loads_no_model(episode, tmp_path, no_models):
 def test_vocabulary_from_options_argument_and_file_beside_the_episode(episode, tmp_path):
     (tmp_path / "episode.vocab.txt").write_text("# names\nLinode, UML\nJeff Dike\n")
     record = Record()
-    options = replace(OPTIONS, transcribe=replace(OPTIONS.transcribe, vocabulary=("Xen",)))
+    options = replace(OPTIONS, transcribe=replace(OPTIONS.transcribe, vocabulary=("Xen",), context=True))
     transcript = transcriber(record, options).run(episode, vocabulary=("linode", "Ducharme"))
     vocabulary = "Xen, linode, Ducharme, UML, Jeff Dike."
     assert record.prompts[0] == vocabulary, "the first chunk has no text before it"
@@ -116,7 +116,8 @@ def test_outputs_get_the_usual_permissions(episode, tmp_path, umask):
 
 def test_speech_missed_by_a_first_pass_is_decoded_again(episode):
     record = Record(deaf=[(12.0, 16.0)])
-    transcript = transcriber(record).run(episode)
+    options = replace(OPTIONS, transcribe=replace(OPTIONS.transcribe, context=True))
+    transcript = transcriber(record, options).run(episode)
     times = [w.start_s for w in transcript.words]
     assert any(12.0 <= t < 16.0 for t in times), "the retry found the words"
     assert times == sorted(times) and not transcript.gaps and transcript.lost_speech_s == 0

@@ -55,11 +55,12 @@ class PromptedEngine:
 
 
 CHUNKS = [Chunk(index=i, start_s=10.0 * i, end_s=10.0 * i + 9) for i in range(5)]
+CONTEXT = TranscribeOptions(context=True)
 
 
 def test_each_chunk_is_prompted_with_the_text_before_it_after_the_vocabulary():
     engine = PromptedEngine(temperatures={2: 0.8})
-    options = TranscribeOptions(vocabulary=("Linode", "Jeff Dike"))
+    options = TranscribeOptions(vocabulary=("Linode", "Jeff Dike"), context=True)
     transcribe(engine, None, CHUNKS, options, "en")
     assert engine.calls == [([0], "Linode, Jeff Dike."), ([1], "Linode, Jeff Dike. c0a c0b"),
                             ([2], "Linode, Jeff Dike. c1a c1b"),
@@ -69,14 +70,14 @@ def test_each_chunk_is_prompted_with_the_text_before_it_after_the_vocabulary():
 
 def test_the_context_is_the_last_words_and_a_resumed_run_gets_the_same_prompts():
     engine = PromptedEngine()
-    first = transcribe(engine, None, CHUNKS, TranscribeOptions(), "en")
+    first = transcribe(engine, None, CHUNKS, CONTEXT, "en")
     resumed = PromptedEngine()
-    again = transcribe(resumed, None, CHUNKS, TranscribeOptions(), "en", done={0: first[0], 1: first[1]})
+    again = transcribe(resumed, None, CHUNKS, CONTEXT, "en", done={0: first[0], 1: first[1]})
     assert resumed.calls == engine.calls[2:] and again == first
     long = [replace(first[0][0], text=" ".join(f"w{i}" for i in range(CONTEXT_WORDS + 7)))]
-    assert context_words(TranscribeOptions(), long) == [f"w{i}" for i in range(7, CONTEXT_WORDS + 7)]
-    assert context_words(TranscribeOptions(), []) == [] == context_words(TranscribeOptions(), None)
-    assert context_words(TranscribeOptions(context=False), long) == []
+    assert context_words(CONTEXT, long) == [f"w{i}" for i in range(7, CONTEXT_WORDS + 7)]
+    assert context_words(CONTEXT, []) == [] == context_words(CONTEXT, None)
+    assert context_words(TranscribeOptions(), long) == [], "off by default"
 
 
 class CopyingEngine(PromptedEngine):
@@ -96,7 +97,7 @@ def test_a_chunk_that_writes_its_context_out_again_is_decoded_without_it():
     made = PromptedEngine()
     done = {0: [made._segment(CHUNKS[0])], 1: [replace(made._segment(CHUNKS[1]), text=outro)]}
     engine = CopyingEngine()
-    out = transcribe(engine, None, CHUNKS[:3], TranscribeOptions(), "en", done=done)
+    out = transcribe(engine, None, CHUNKS[:3], CONTEXT, "en", done=done)
     assert engine.calls == [([2], outro), ([2], "")]
     assert [w.text for w in out[2][0].words] == ["c2a", "c2b"]
 
@@ -108,9 +109,9 @@ def test_copied_run_counts_consecutive_words_in_order():
     assert copied_run([], context) == 0 == copied_run(["-", "--"], ["-", "--"])
 
 
-def test_without_context_chunks_go_in_batches_with_one_prompt():
+def test_without_context_the_default_chunks_go_in_batches_with_one_prompt():
     engine = PromptedEngine()
-    transcribe(engine, None, CHUNKS, TranscribeOptions(vocabulary=("Xen",), context=False), "en")
+    transcribe(engine, None, CHUNKS, TranscribeOptions(vocabulary=("Xen",)), "en")
     assert engine.calls == [([0, 1, 2], "Xen."), ([3, 4], "Xen.")]
 
 
