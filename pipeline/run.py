@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
-from pipeline import memory
 from pipeline.asr import AsrEngine, load_engine
 from pipeline.cache import EpisodeCache
 from pipeline.chunk import ChunkOptions, envelope_db, plan_chunks, threshold_for
@@ -69,7 +68,6 @@ class Transcriber:
         self._factories = {"asr": (asr or load_engine, options.transcribe, self.asr_device),
                            "diarizer": (diarizer or pyannote_diarizer, options.diarize, self.diarize_device)}
         self._loaded: dict[str, object] = {}
-        memory.keep_large_blocks_mapped()
 
     def run(self, path: str | Path, progress: StageProgress = None, cache_dir: Optional[str | Path] = None,
             vocabulary: tuple[str, ...] = ()) -> Transcript:
@@ -170,7 +168,6 @@ class Transcriber:
         if model is not None:
             model.close()
             gc.collect()
-            memory.trim()
 
     def _transcribe(self, audio: Audio, chunks: list[Chunk], options: TranscribeOptions,
                     cache: Optional[EpisodeCache], progress: StageProgress) -> tuple[str, list[list[Segment]]]:
