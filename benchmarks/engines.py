@@ -10,8 +10,8 @@ includes loading and its peak RSS (``wait4``) is its own:
 - ``faster-whisper batched``: faster-whisper's ``BatchedInferencePipeline`` (Silero VAD, batch 8, beam 5, word
   timestamps: the WhisperX way) on the store's CTranslate2 directory, int8 on a CPU, float16 on CUDA;
 - ``podscribe whisper`` and ``podscribe ctranslate2``: ``podscribe transcribe --engine ...``, diarization on,
-  no cache; their JSON gives the transcribe stage's own time. The ``--no-context`` rows decode the chunks in
-  batches without the previous chunk's text (the default decodes them one after another with it).
+  no cache; their JSON gives the transcribe stage's own time. The ``--context`` rows decode the chunks one after
+  another, each prompted with the previous chunk's text (the default decodes them in batches without it).
 
 WER is counted over all the files together (``<stem>.forum.txt`` beside each file, or the manifest's first
 reference). Ratios are wall times against faster-whisper batched with the same model. Targets (not tests):
@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 from pipeline.evaluate import read_hypothesis, read_reference, score, total  # noqa: E402
 
 CONFIGS = ("faster-whisper batched", "whisper CLI", "podscribe whisper", "podscribe ctranslate2",
-           "podscribe whisper --no-context", "podscribe ctranslate2 --no-context")
+           "podscribe whisper --context", "podscribe ctranslate2 --context")
 BASELINE = "faster-whisper batched"
 
 
