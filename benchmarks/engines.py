@@ -10,8 +10,9 @@ includes loading and its peak RSS (``wait4``) is its own:
 - ``faster-whisper batched``: faster-whisper's ``BatchedInferencePipeline`` (Silero VAD, batch 8, beam 5, word
   timestamps: the WhisperX way) on the store's CTranslate2 directory, int8 on a CPU, float16 on CUDA;
 - ``podscribe whisper`` and ``podscribe ctranslate2``: ``podscribe transcribe --engine ...``, diarization on,
-  no cache; their JSON gives the transcribe stage's own time. The ``--context`` rows decode the chunks one after
-  another, each prompted with the previous chunk's text (the default decodes them in batches without it).
+  no cache; their JSON gives the transcribe stage's own time. The ``--context`` rows (only when named in
+  ``--configs``) decode the chunks one after another, each prompted with the previous chunk's text (the default
+  decodes them in batches without it).
 
 WER is counted over all the files together (``<stem>.forum.txt`` beside each file, or the manifest's first
 reference). Ratios are wall times against faster-whisper batched with the same model. Targets (not tests):
@@ -37,6 +38,7 @@ from pipeline.evaluate import read_hypothesis, read_reference, score, total  # n
 
 CONFIGS = ("faster-whisper batched", "whisper CLI", "podscribe whisper", "podscribe ctranslate2",
            "podscribe whisper --context", "podscribe ctranslate2 --context")
+DEFAULT_CONFIGS = CONFIGS[:4]  # the --context rows only when asked for (--configs)
 BASELINE = "faster-whisper batched"
 
 
@@ -171,7 +173,7 @@ def main() -> None:
     parser.add_argument("--manifest", type=Path, default=REPO / "audio/dev/manifest.toml")
     parser.add_argument("--files", nargs="+", default=None, help="audio files, <stem>.forum.txt beside each")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS))
+    parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(DEFAULT_CONFIGS))
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--child-faster-whisper", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -105,8 +105,9 @@ def _batch_size(value: str) -> int | str:
               help="Beams at temperature 0 (0: greedy, faster and a little less accurate).")
 @click.option("--context/--no-context", default=False, show_default=True,
               help="Prompt each chunk with the text of the chunk before it, as plain whisper does from one window "
-                   "to the next; chunks then decode one after another, 2-3 times slower. Better with tiny.en and "
-                   "the whisper engine, not with base or ctranslate2 on our dev set (see README).")
+                   "to the next; chunks then decode one after another, which made transcription 1.6-2 times slower on "
+                   "our dev set. Better with tiny.en and the whisper engine there, not with base or ctranslate2 "
+                   "(see README).")
 @click.option("--batch-size", default="auto", show_default=True, callback=lambda ctx, param, value: _batch_size(value),
               help="Without --context, chunks decoded together: auto (5 on CPU, 16 on a GPU) or a number; the "
                    "words are the same.")

@@ -165,9 +165,9 @@ def test_batch_path_gives_the_sequential_words(sequential, episode, caplog):
     expected = sequential
     reported = []
     with caplog.at_level(logging.WARNING, logger="pipeline.asr.whisper"):
-        per_chunk = transcribe(engine, audio, chunks, TranscribeOptions(model="tiny.en", batch_size=5, context=False),
-                               "en",
-                               done={0: expected[0]}, on_chunk=lambda c, s: reported.append((c.index, s)))
+        options = TranscribeOptions(model="tiny.en", batch_size=5, context=False)
+        per_chunk = transcribe(engine, audio, chunks, options, "en", done={0: expected[0]},
+                               on_chunk=lambda c, s: reported.append((c.index, s)))
     assert not caplog.records  # every prefetched window was taken, none decoded twice
     assert [i for i, _ in reported] == [c.index for c in chunks[1:]]
     assert [s for _, s in reported] == per_chunk[1:]
