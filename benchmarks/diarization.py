@@ -3,7 +3,7 @@
 For each file and configuration, one child process (``--one``) loads the models, warms them up
 on one second of audio, diarizes the file and reports wall time, real-time factor, its own peak
 RSS (``ru_maxrss``, so rows do not contaminate each other), DER at collars 0 and 0.25 and the
-number of speakers found. Then the ratio ours / stock per file.
+number of speakers found. Then the ratio ours / the first configuration per file.
 
 Configurations (same two models, same clustering: agglomerative, centroid, threshold 0.75,
 min cluster size 12, no PLDA):
@@ -13,7 +13,11 @@ min cluster size 12, no PLDA):
   on its own by our CAM++ wrapper.
 * ``batched``: the same with batch sizes 32 (podscribe before the fast path).
 * ``ours``: ``DiarizeOptions()`` defaults: CAM++ frame features once per file, pooled per
-  (window, speaker) (``pipeline/fastembed.py``).
+  (window, speaker) (``pipeline/diarization/frame_embeddings.py``); on a CPU segmentation-3.0 and
+  CAM++'s trunk run in ONNX Runtime (``pipeline/diarization/onnx_runtime.py``).
+* ``torch``: ``ours`` with both networks in torch (``onnx=False``; podscribe before ONNX Runtime).
+* ``step0.2``, ``step0.3``, ``step0.2m6``: ``ours`` with a coarser segmentation step (and a smaller
+  minimum cluster size), measured and dropped (README "Diarization").
 
 Files: pyannote's ``sample.wav``, ``audio/samples/interview.flac`` and ``concat:SECONDS``, the two
 concatenated in memory (interview, sample, interview, ...) up to that length, with the
@@ -43,9 +47,16 @@ from pipeline.types import Audio, Diarization  # noqa: E402
 
 COLLARS = (0.0, 0.25)
 CONFIGS = {
-    "stock": dict(fast=False, segmentation_batch_size=1, embedding_batch_size=1, segmentation_step=0.1),
-    "batched": dict(fast=False, segmentation_batch_size=32, embedding_batch_size=32),
+    "stock": dict(fast=False, segmentation_batch_size=1, embedding_batch_size=1, segmentation_step=0.1,
+                  onnx=False),
+    "batched": dict(fast=False, segmentation_batch_size=32, embedding_batch_size=32, onnx=False),
     "ours": dict(),
+    # the fast path with both networks in torch (podscribe before ONNX Runtime)
+    "torch": dict(onnx=False),
+    # a coarser segmentation step: fewer 10 s windows to segment (pyannote's default is 0.1)
+    "step0.2": dict(segmentation_step=0.2),
+    "step0.3": dict(segmentation_step=0.3),
+    "step0.2m6": dict(segmentation_step=0.2, min_cluster_size=6),
 }
 DEFAULT_FILES = ("sample.wav", "interview.flac", "concat:600")
 
@@ -149,15 +160,15 @@ def main(argv: list[str] | None = None) -> None:
     configs = args.configs.split(",")
     print(f"device {args.device}; configs: " + "; ".join(f"{c} {CONFIGS[c] or 'defaults'}" for c in configs))
     print("wall_s excludes model load and warm-up; RSS_MB is each run's own process peak; "
-          "ratio row: wall and RSS ours/stock, DER and speakers ours-stock")
+          "ratio row: wall and RSS ours/first config, DER and speakers ours-first")
     print(f"{'file':15s} {'config':8s} {'dur_s':>7s} {'wall_s':>8s} {'RTF':>6s} {'RSS_MB':>7s} "
           f"{'DER_0%':>7s} {'DER.25%':>8s} {'spk':>4s}", flush=True)
     for name in args.files:
         results = {c: child(name, c, args.device) for c in configs}
         for c in configs:
             print(row(results[c]), flush=True)
-        if "stock" in results and "ours" in results:
-            print(ratio(results["ours"], results["stock"]), flush=True)
+        if "ours" in results and configs[0] != "ours":
+            print(ratio(results["ours"], results[configs[0]]), flush=True)
 
 
 if __name__ == "__main__":
