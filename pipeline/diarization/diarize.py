@@ -72,7 +72,7 @@ class DiarizeOptions:
     # at most this many embeddings go into agglomerative clustering (O(n^2) memory), picked
     # evenly; the rest are assigned to the nearest centroid
     max_embeddings: int = 4000
-    # on a CPU, segmentation-3.0 and CAM++'s trunk run in ONNX Runtime (2-3.5x faster, same outputs;
+    # on a CPU, segmentation-3.0 and CAM++'s trunk run in ONNX Runtime (diarization 1.5-1.9x faster, same DER;
     # pipeline/diarization/onnx_runtime.py); False, or no onnxruntime installed: torch. CUDA: always torch
     onnx: bool = True
 
