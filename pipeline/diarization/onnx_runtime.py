@@ -11,7 +11,7 @@ nothing stale is reused.
 :func:`accelerate` swaps the two forwards of already loaded models on their instances (the only hooks
 here; pyannote's ``Inference`` calls ``model(chunks)``). Anything that goes wrong (no onnxruntime, an
 export that fails or disagrees, a file that will not load) leaves the torch forward in place and says so
-once in the log: slower, never different.
+in the log each time the models load: slower, never different.
 """
 from __future__ import annotations
 
