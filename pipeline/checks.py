@@ -31,6 +31,12 @@ def check_float(name: str, value, low: float, high: float, low_open: bool = Fals
         raise PodscribeError(f"{name} must be in {bounds}, not {value:g}")
 
 
+def check_bool(name: str, value) -> None:
+    """True or False (not 0, 1 or a string)."""
+    if not isinstance(value, bool):
+        raise PodscribeError(f"{name} must be True or False, not {value!r}")
+
+
 def check_choice(name: str, value, choices: Sequence[str]) -> None:
     """One of ``choices``."""
     if value not in choices:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from pipeline.checks import check_choice, check_float, check_int
+from pipeline.checks import check_bool, check_choice, check_float, check_int
 from pipeline.device import DEVICES
 from pipeline.errors import PodscribeError
 from pipeline.types import SAMPLE_RATE, Audio, Diarization, SpeakerTurn
@@ -83,9 +83,8 @@ class DiarizeOptions:
                 check_int(name, value, 1)
         for name in ("min_cluster_size", "segmentation_batch_size", "embedding_batch_size", "max_embeddings"):
             check_int(name, getattr(self, name), 1)
-        for name in ("fast", "onnx"):
-            if not isinstance(getattr(self, name), bool):
-                raise PodscribeError(f"{name} must be True or False, not {getattr(self, name)!r}")
+        check_bool("fast", self.fast)
+        check_bool("onnx", self.onnx)
         check_float("segmentation_step", self.segmentation_step, 0.0, 1.0, low_open=True)
         check_float("block_s", self.block_s, 1.0, 3600.0)
         check_float("margin_s", self.margin_s, 0.0, 60.0)

@@ -96,12 +96,16 @@ def _session(store: Path, name: str, weights: Path, module, example, in_axes: di
     """A function running ``module``'s ONNX export (made and checked if not kept yet) on a torch tensor."""
     path = store / "onnx" / f"{name}-{_key(weights)}.onnx"
     if path.is_file():
-        session = _load(str(path))
-    else:
-        data = _export(module, example, in_axes, out_axes)
-        session = _load(data)
-        _check(session, module, example, name)
-        _keep(path, data, name)
+        return _runner(_load(str(path)))
+    data = _export(module, example, in_axes, out_axes)
+    run = _runner(_load(data))
+    _check(run, module, example, name)
+    _keep(path, data, name)
+    return run
+
+
+def _runner(session) -> Callable[[object], np.ndarray]:
+    """``session`` as a function of a torch tensor."""
     input_name = session.get_inputs()[0].name
 
     def run(tensor) -> np.ndarray:
@@ -158,13 +162,13 @@ def _load(model: bytes | str):
     return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
-def _check(session, module, example, name: str) -> None:
+def _check(run, module, example, name: str) -> None:
     """Refuse an export whose outputs differ from torch's on ``example``."""
     import torch
 
     with torch.inference_mode():
         expected = module(example).numpy()
-    got = session.run(None, {session.get_inputs()[0].name: example.numpy()})[0]
+    got = run(example)
     if got.shape != expected.shape:
         raise ValueError(f"{name}: ONNX output shape {got.shape}, torch {expected.shape}")
     excess = np.abs(got - expected) - TOLERANCE * (1 + np.abs(expected))
