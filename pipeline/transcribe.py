@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
-from pipeline.asr import ENGINES, AsrEngine
-from pipeline.checks import check_choice, check_positive_int
+from pipeline.asr import ENGINES, MIN_COPIED_WORDS, AsrEngine, copied_run
+from pipeline.checks import check_bool, check_choice, check_positive_int
 from pipeline.device import DEVICES
 from pipeline.errors import PodscribeError
 from pipeline.types import Audio, Chunk, Segment, word_key
@@ -25,7 +25,6 @@ OnChunk = Optional[Callable[[Chunk, list[Segment]], None]]
 COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "float16", "float32")
 CONTEXT_WORDS = 100  # the most words of the chunk before that a chunk's prompt carries (about 130 tokens)
 RESET_TEMPERATURE = 0.5  # a chunk decoded hotter than this passes no context on (whisper's prompt reset)
-MIN_COPIED_WORDS = 8  # a chunk that repeats this many words of its context in a row is decoded again without it
 
 
 @dataclass(frozen=True)
@@ -63,6 +62,7 @@ class TranscribeOptions:
             check_positive_int("batch size", self.batch_size, "or 'auto'")
         if any(not isinstance(v, str) or not v.strip() or "\n" in v for v in self.vocabulary):
             raise PodscribeError("vocabulary entries must be non-empty single-line text")
+        check_bool("context", self.context)
 
     @property
     def model_identity(self) -> str:
@@ -133,20 +133,6 @@ def context_words(options: TranscribeOptions, previous: Optional[Sequence[Segmen
     if not options.context or not previous or previous[-1].temperature > RESET_TEMPERATURE:
         return []
     return " ".join(segment.text.strip() for segment in previous).split()[-CONTEXT_WORDS:]
-
-
-def copied_run(words: Sequence[str], context: Sequence[str]) -> int:
-    """The longest run of consecutive ``words`` that also stands, in the same order, in ``context``."""
-    keys, known = [word_key(w) for w in words], [word_key(w) for w in context]
-    best, above = 0, [0] * (len(known) + 1)
-    for key in keys:
-        row = [0] * (len(known) + 1)
-        for j, other in enumerate(known, 1):
-            if key and key == other:
-                row[j] = above[j - 1] + 1
-                best = max(best, row[j])
-        above = row
-    return best
 
 
 def _result(chunk: Chunk, done: Mapping[int, list[Segment]], made: Mapping[int, list[Segment]]) -> list[Segment]:

@@ -11,7 +11,8 @@ from pipeline.evaluate.readers import detect
 from pipeline.writers import json_format, subtitles
 from tests.helpers import small_transcript
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_7c33454f43d688a8.txt"  # ../shared, everywhere
+# The document the project started from: ../shared/seeds beside the checkout (third-party text, never committed)
+SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_7c33454f43d688a8.txt"
 
 # A fragment of the seed forum post: chatter, the ===== line, full names then abbreviations,
 # *chuckles*, an [Ed: ...] note, a [?] mark, the "[b]CHRIS[/b]:" variant and a [url] tag.
@@ -54,6 +55,7 @@ def test_forum_fragment_of_the_seed(tmp_path):
     assert text.startswith("You’re listening")
 
 
+@pytest.mark.skipif(not SEED.is_file(), reason=f"the seed document is not next to this clone ({SEED})")
 def test_whole_seed_document():
     doc = read_reference(SEED)
     assert doc.format == "forum"

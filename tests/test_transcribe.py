@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 
 from pipeline.errors import PodscribeError
-from pipeline.asr import make_segment, repetition_loop
+from pipeline.asr import copied_run, make_segment, redecode_reason, repetition_loop
 from pipeline.asr.whisper import AUTO_BATCH_CPU, AUTO_BATCH_CUDA, WhisperEngine
 from pipeline.coverage import guard
-from pipeline.transcribe import (CONTEXT_WORDS, TranscribeOptions, batch_size_for, context_words, copied_run,
-                                 transcribe)
+from pipeline.transcribe import CONTEXT_WORDS, TranscribeOptions, batch_size_for, context_words, transcribe
 from pipeline.types import Chunk
 
 SAMPLE = Path(__file__).resolve().parent.parent / "audio" / "samples" / "interview.flac"
@@ -21,10 +20,16 @@ SAMPLE = Path(__file__).resolve().parent.parent / "audio" / "samples" / "intervi
 
 @pytest.mark.parametrize("field, value", [("batch_size", 0), ("batch_size", -2), ("batch_size", True),
                                           ("batch_size", "big"), ("batch_size", 2.5), ("beam_size", 0),
-                                          ("best_of", -1), ("beam_size", 1.0)])
+                                          ("best_of", -1), ("beam_size", 1.0), ("context", "yes"),
+                                          ("context", 1)])
 def test_bad_options_are_refused(field, value):
     with pytest.raises(PodscribeError):
         TranscribeOptions(**{field: value})
+
+
+def test_a_bad_context_value_is_named_in_one_line():
+    with pytest.raises(PodscribeError, match="^context must be True or False, not 'yes'$"):
+        TranscribeOptions(context="yes")
 
 
 def test_batch_size_auto_is_the_engines_by_device():
@@ -113,6 +118,23 @@ def test_without_context_the_default_chunks_go_in_batches_with_one_prompt():
     engine = PromptedEngine()
     transcribe(engine, None, CHUNKS, TranscribeOptions(vocabulary=("Xen",)), "en")
     assert engine.calls == [([0, 1, 2], "Xen."), ([3, 4], "Xen.")]
+
+
+def test_copied_run_within_the_words_themselves_counts_only_earlier_runs_not_overlapping():
+    story = "So the first story comes from a small company that runs about 40 machines".split()
+    copied = story + "Why Tuesday? Because Monday is for the problems.".split() + story
+    assert copied_run(copied) == len(story) == 14
+    assert copied_run("and miles to go before I sleep, and miles to go before I sleep".split()) == 7
+    assert copied_run("yes yes yes yes".split()) == 2  # runs may not overlap what they repeat
+    assert copied_run("every word here is different".split()) == 0 == copied_run([])
+
+
+def test_redecode_reason_names_loops_and_copies_of_eight_words_or_more():
+    story = "So the first story comes from a small company".split()
+    assert redecode_reason(story + ["then"] + story) == "9 words of its own earlier text written again"
+    assert redecode_reason("and then and then and then and then".split()) == "repetition loop"
+    # the poem's repeated line (7 words) is speech, not a copy
+    assert redecode_reason("and miles to go before I sleep, and miles to go before I sleep".split()) is None
 
 
 def test_repetition_loop():

@@ -8,7 +8,7 @@ hook of that library inside itself, with the library's version pinned in ``pypro
 """
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Optional, Protocol, Sequence, runtime_checkable
 
 from pipeline.errors import PodscribeError
 from pipeline.types import Audio, Chunk, Segment, Word, word_key
@@ -53,6 +53,8 @@ def load_engine(options, device: str) -> AsrEngine:
 
 
 ENGINES = ("whisper", "ctranslate2")
+# A run this long written out again from the prompt (or earlier in the chunk) is a copy, not speech: decoded again
+MIN_COPIED_WORDS = 8
 
 
 def make_segment(text: str, words: Sequence[tuple[str, float, float, float]], chunk: Chunk, options, *,
@@ -76,6 +78,36 @@ def slice_audio(audio: Audio, chunk: Chunk):
     """The chunk's samples."""
     a, b = int(chunk.start_s * audio.sample_rate), int(chunk.end_s * audio.sample_rate)
     return audio.samples[a:b]
+
+
+def copied_run(words: Sequence[str], context: Optional[Sequence[str]] = None) -> int:
+    """The longest run of consecutive ``words`` that also stands, in the same order, in ``context``; with no
+    ``context``, earlier in ``words`` themselves (before the run, not overlapping it)."""
+    keys = [word_key(w) for w in words]
+    known = keys if context is None else [word_key(w) for w in context]
+    best, above = 0, [0] * (len(known) + 1)
+    for i, key in enumerate(keys):
+        row = [0] * (len(known) + 1)
+        for j, other in enumerate(known if context is not None else known[:i], 1):
+            if key and key == other:
+                row[j] = above[j - 1] + 1 if context is not None else min(above[j - 1] + 1, i - j + 1)
+                best = max(best, row[j])
+        above = row
+    return best
+
+
+def redecode_reason(words: Sequence[str]) -> Optional[str]:
+    """Why a chunk's words must be decoded again without the previous-text prompt, or None. Within a chunk
+    Whisper prompts each later 30 s window with the text of the earlier ones, and two failures of that are
+    known: a decoding loop, and, over music or silence, the prompt written out again (found on the dev set
+    with base: 14 words of a story copied into a music stinger). Speech that does repeat itself is only
+    decoded a second time, never dropped."""
+    if repetition_loop(words):
+        return "repetition loop"
+    copied = copied_run(words)
+    if copied >= MIN_COPIED_WORDS:
+        return f"{copied} words of its own earlier text written again"
+    return None
 
 
 def repetition_loop(words: Sequence[str], max_ngram: int = 8) -> bool:

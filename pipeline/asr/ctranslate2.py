@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from pipeline.asr import make_segment, repetition_loop, slice_audio
+from pipeline.asr import make_segment, redecode_reason, slice_audio
 from pipeline.errors import PodscribeError
 from pipeline.types import Audio, Chunk, Segment
 
@@ -94,16 +94,18 @@ class CTranslate2Engine:
         self.model = None
 
     def _chunk(self, chunk: Chunk, features, encoder_output, tokenizer, prompt: str, prefetched) -> list[Segment]:
-        """One chunk through faster-whisper's loop; a repetition loop is decoded again without the
-        previous-text prompt. Sampling at fallback temperatures is seeded by the chunk's index, so a chunk
-        decodes the same way whether or not the run was interrupted and resumed."""
+        """One chunk through faster-whisper's loop; a repetition loop or a copy of earlier text is decoded
+        again without the previous-text prompt (``redecode_reason``). Sampling at fallback temperatures is
+        seeded by the chunk's index, so a chunk decodes the same way whether or not the run was interrupted
+        and resumed."""
         import ctranslate2
 
         ctranslate2.set_random_seed(chunk.index)
         with _serving(self.model, encoder_output, *prefetched):
             raw = self._decode(features, encoder_output, tokenizer, prompt, condition=True)
-        if repetition_loop([w.word for s in raw for w in s.words or ()]):
-            log.info("chunk %d: repetition loop, decoding again without the previous-text prompt", chunk.index)
+        reason = redecode_reason([w.word for s in raw for w in s.words or ()])
+        if reason:
+            log.info("chunk %d: %s, decoding again without the previous-text prompt", chunk.index, reason)
             raw = self._decode(features, encoder_output, tokenizer, prompt, condition=False)
         return [_segment(s, chunk, self.options) for s in raw if s.words]
 

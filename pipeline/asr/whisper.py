@@ -22,7 +22,7 @@ import contextlib
 import logging
 from typing import Sequence
 
-from pipeline.asr import make_segment, repetition_loop, slice_audio
+from pipeline.asr import make_segment, redecode_reason, slice_audio
 from pipeline.types import Audio, Chunk, Segment
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,8 @@ class WhisperEngine:
         return tokenizer.encode(" " + prompt.strip())
 
     def _chunk(self, audio: Audio, chunk: Chunk, language: str, prompt: str) -> list[Segment]:
-        """One chunk through Whisper; a repetition loop is decoded again without the previous-text prompt.
+        """One chunk through Whisper; a repetition loop or a copy of earlier text is decoded again without the
+        previous-text prompt (``redecode_reason``).
 
         Sampling at fallback temperatures is seeded by the chunk's index, so a chunk decodes the same way
         whether or not the run was interrupted and resumed.
@@ -124,8 +125,9 @@ class WhisperEngine:
         with torch.random.fork_rng(), _skipping_short_windows(self.model):
             torch.manual_seed(chunk.index)
             result = self._decode(slice_audio(audio, chunk), language, prompt, condition=True)
-            if repetition_loop([w["word"] for s in result["segments"] for w in s.get("words", [])]):
-                log.info("chunk %d: repetition loop, decoding again without the previous-text prompt", chunk.index)
+            reason = redecode_reason([w["word"] for s in result["segments"] for w in s.get("words", [])])
+            if reason:
+                log.info("chunk %d: %s, decoding again without the previous-text prompt", chunk.index, reason)
                 result = self._decode(slice_audio(audio, chunk), language, prompt, condition=False)
         return [_segment(s, chunk, self.options) for s in result["segments"] if s.get("words")]
 
