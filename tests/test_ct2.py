@@ -296,6 +296,12 @@ def test_status_prepare_and_load_through_the_store(store):
     model = whisper_engine.load("toy", "cpu")
     assert model.dims.n_text_layer == 2 and not model.is_multilingual
     assert model.alignment_heads.to_dense().nonzero().tolist() == [[1, 1]]
+    # read through mmap, the same float32 parameters as whisper.load_model builds
+    import whisper
+    theirs = whisper.load_model(str(path), device="cpu").state_dict()
+    ours = {k: v for k, v in model.state_dict().items() if k != "alignment_heads"}
+    assert ours.keys() == theirs.keys() - {"alignment_heads"}
+    assert all(v.dtype == theirs[k].dtype and torch.equal(v, theirs[k]) for k, v in ours.items())
     assert [p.name for p in store.iterdir() if p.name.startswith(".")] == []
     assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~current_umask())
 
