@@ -16,7 +16,7 @@ from pipeline.asr import ENGINES, MIN_COPIED_WORDS, AsrEngine, copied_run
 from pipeline.checks import check_bool, check_choice, check_positive_int
 from pipeline.device import DEVICES
 from pipeline.errors import PodscribeError
-from pipeline.types import Audio, Chunk, Segment, word_key
+from pipeline.types import Audio, Chunk, Segment
 
 log = logging.getLogger(__name__)
 

@@ -83,14 +83,17 @@ def slice_audio(audio: Audio, chunk: Chunk):
 def copied_run(words: Sequence[str], context: Optional[Sequence[str]] = None) -> int:
     """The longest run of consecutive ``words`` that also stands, in the same order, in ``context``; with no
     ``context``, earlier in ``words`` themselves (before the run, not overlapping it)."""
+    own = context is None
     keys = [word_key(w) for w in words]
-    known = keys if context is None else [word_key(w) for w in context]
+    known = keys if own else [word_key(w) for w in context]
     best, above = 0, [0] * (len(known) + 1)
     for i, key in enumerate(keys):
         row = [0] * (len(known) + 1)
-        for j, other in enumerate(known if context is not None else known[:i], 1):
+        for j, other in enumerate(known[:i] if own else known, 1):
             if key and key == other:
-                row[j] = above[j - 1] + 1 if context is not None else min(above[j - 1] + 1, i - j + 1)
+                row[j] = above[j - 1] + 1
+                if own:  # the run and the one it repeats may not overlap: at most the distance between them
+                    row[j] = min(row[j], i - j + 1)
                 best = max(best, row[j])
         above = row
     return best
