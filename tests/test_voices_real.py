@@ -171,14 +171,9 @@ def test_enrolled_voices_name_their_speakers_and_no_one_else(studio):
     assert out.exit_code == 1 and out.stderr.count("\n") == 1 and "no speaker 'NOBODY' in this episode" in out.stderr
     assert sorted(p.name for p in (root / "v2").iterdir()) == ["FISH.json"]
     fish_turns = [t for t in transcribe(root, "show", "--voices", "v2")["speaker_turns"] if t["speaker"] == "FISH"]
-    # the diarizer may split the small fish into two clusters: one to one, the voice names one of them. A blip
-    # under half a second at the onset of another speaker's turn is the diarizer's boundary, not the voice's
-    # match (on an AMD EPYC, 0.25 s at the guest's first word), so only longer turns are held to the spans
-    long_turns = [t for t in fish_turns if t["end_s"] - t["start_s"] >= 0.5]
-    assert long_turns and all(any(s - 0.5 <= (t["start_s"] + t["end_s"]) / 2 <= e + 0.5 for s, e in small_spans)
-                              for t in long_turns)
-    seconds = [t["end_s"] - t["start_s"] for t in fish_turns]
-    assert sum(d for d in seconds if d >= 0.5) >= 0.85 * sum(seconds)
+    # the diarizer may split the small fish into two clusters: one to one, the voice names one of them
+    assert fish_turns and all(any(s - 0.5 <= (t["start_s"] + t["end_s"]) / 2 <= e + 0.5 for s, e in small_spans)
+                              for t in fish_turns)
 
     # a removed voice is no longer used
     assert cli("voices", "remove", "BIG", cwd=root).exit_code == 0
