@@ -2,8 +2,8 @@
 
 ``diarize.py`` is the adapter over pyannote.audio (segmentation-3.0, CAM++ embeddings, agglomerative
 clustering); ``campplus.py`` is CAM++ as a pyannote ``Model``; ``frame_embeddings.py`` and ``pooling.py`` are the
-fast path that computes CAM++ frame features once per file. Only ``diarize.py`` and ``frame_embeddings.py`` touch
-pyannote's internals.
+fast path that computes CAM++ frame features once per file; ``turns.py`` (pure) makes speaker turns from tracks and
+gives edge blips to the turn they touch. Only ``diarize.py`` and ``frame_embeddings.py`` touch pyannote's internals.
 """
 from __future__ import annotations
 

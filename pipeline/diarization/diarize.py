@@ -4,11 +4,12 @@ pyannote.audio's ``SpeakerDiarization`` pipeline does the work; we hand it the t
 models as ``Model`` instances (no hub access) and audio in memory (no torchcodec).
 There is no PLDA for CAM++, so VBx clustering is out and we use ``AgglomerativeClustering``.
 
-By default (``fast=True``) the embeddings come from ``pipeline/fastembed.py``: CAM++'s trunk
+By default (``fast=True``) the embeddings come from ``pipeline/diarization/frame_embeddings.py``: CAM++'s trunk
 runs once over the file and its frame features are pooled per (window, speaker) with
 pyannote's masks, instead of embedding every overlapping 10 s window again (about 5x faster
 on CPU, same DER on our samples; ``benchmarks/diarization.py``). ``fast=False`` is pyannote's
 own per-window path. Segmentation, clustering and reconstruction are pyannote's either way.
+Edge blips in the turns it gives are then joined to the turn they touch (``turns.py``).
 
 Default clustering parameters were tuned with ``benchmarks/diarization.py`` on
 pyannote's ``sample.wav`` (30 s, 2 speakers) and ``audio/samples/interview.flac``
@@ -25,6 +26,7 @@ from typing import Callable, Iterable, Optional
 
 from pipeline.checks import check_bool, check_choice, check_float, check_int
 from pipeline.device import DEVICES
+from pipeline.diarization.turns import EDGE_BLIP_S, absorb_edge_blips, to_turns
 from pipeline.errors import PodscribeError
 from pipeline.types import SAMPLE_RATE, Audio, Diarization, SpeakerTurn
 
@@ -58,6 +60,9 @@ class DiarizeOptions:
     method: str = "centroid"
     min_cluster_size: int = 12
     min_duration_off: float = 0.0
+    # a turn shorter than this that only touches another speaker's longer turn goes to that speaker
+    # (pipeline/diarization/turns.py, "edge blips"); 0 keeps pyannote's turns as they are
+    edge_blip_s: float = EDGE_BLIP_S
     device: str = "auto"
     segmentation_batch_size: int = 32
     embedding_batch_size: int = 32
@@ -91,6 +96,7 @@ class DiarizeOptions:
         self._check_speaker_bounds()
         check_float("threshold", self.threshold, 0.0, 2.0, low_open=True)
         check_float("min_duration_off", self.min_duration_off, 0.0, math.inf)
+        check_float("edge_blip_s", self.edge_blip_s, 0.0, 10.0)
         check_choice("diarize method", self.method, METHODS)
         check_choice("diarize device", self.device, DEVICES)
 
@@ -134,8 +140,9 @@ class PyannoteDiarizer:
             warnings.filterwarnings("ignore", "invalid value encountered in divide", RuntimeWarning)
             output = self._pipeline()(file, num_speakers=options.num_speakers, min_speakers=options.min_speakers,
                                       max_speakers=options.max_speakers, hook=_hook(progress))
-        turns = _to_turns(_tracks(output.speaker_diarization))
-        result = Diarization(turns=turns, exclusive=_to_turns(_tracks(output.exclusive_speaker_diarization)),
+        turns, exclusive = (absorb_edge_blips(to_turns(_tracks(annotation)), options.edge_blip_s)
+                            for annotation in (output.speaker_diarization, output.exclusive_speaker_diarization))
+        result = Diarization(turns=turns, exclusive=exclusive,
                              centroids=_centroids(output), speech=_union((t.start_s, t.end_s) for t in turns))
         log.info("diarization: %d speakers, %d turns", len(result.speakers), len(result.turns))
         return result
@@ -267,10 +274,3 @@ def _hook(progress: Progress):
 def _tracks(annotation) -> list[tuple[float, float, str]]:
     return [(seg.start, seg.end, str(label)) for seg, _, label in annotation.itertracks(yield_label=True)]
 
-
-def _to_turns(tracks: Iterable[tuple[float, float, str]]) -> tuple[SpeakerTurn, ...]:
-    """(start_s, end_s, label) tracks -> SpeakerTurns sorted by time, ms precision, empty ones dropped."""
-    turns = (SpeakerTurn(speaker=label, start_s=round(start, 3), end_s=round(end, 3))
-             for start, end, label in tracks)
-    return tuple(sorted((t for t in turns if t.end_s > t.start_s),
-                        key=lambda t: (t.start_s, t.end_s, t.speaker)))

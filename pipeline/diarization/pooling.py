@@ -1,6 +1,6 @@
 """Pooling frame-level speaker features per (window, speaker) with pyannote's masks; numpy only.
 
-The fast diarization path (``pipeline/fastembed.py``) runs the CAM++ trunk once over the
+The fast diarization path (``pipeline/diarization/frame_embeddings.py``) runs the CAM++ trunk once over the
 file and gets one feature vector per 20 ms frame. pyannote slides a 10 s window over the
 file and, for each window, gives a 0/1 activity mask per local speaker at the
 segmentation model's own frame rate (589 frames per 10 s for segmentation-3.0). Here we
