@@ -79,8 +79,9 @@ def _batch_size(value: str) -> int | str:
               help="CTranslate2 engine precision; auto is int8 on a CPU, float16 on a GPU.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where the models run; auto takes the GPU when torch sees one.")
-@click.option("-f", "--format", "formats", default="all", show_default=True,
-              help="Comma-separated: forum, txt, md, srt, vtt, json, rttm, html, podcast-json; or all.")
+@click.option("-f", "--format", "formats", multiple=True, default=("all",), show_default=True,
+              help="forum, txt, md, srt, vtt, json, rttm, html, podcast-json, or all; comma-separated or "
+                   "-f given again.")
 @click.option("--language", default=None, help="Spoken language (en, de, ...); detected once per episode if omitted.")
 @click.option("--speakers", default=None, help='Names in order of first appearance, e.g. "BRIAN,JEFF,CHRIS".')
 @click.option("--vocabulary", default=None,

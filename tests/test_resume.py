@@ -138,7 +138,7 @@ def copy_run(source: Path, target: Path) -> Path:
 
 def test_a_new_format_threshold_or_batch_size_runs_no_model(tmp_path, episode, fake_run, no_models):
     out = copy_run(fake_run, tmp_path / "out")
-    result = CliRunner().invoke(main, fake_args(episode, out, "-f", "json,srt", "--uncertain-below", "0.95",
+    result = CliRunner().invoke(main, fake_args(episode, out, "-f", "json", "-f", "srt", "--uncertain-below", "0.95",
                                                 "--batch-size", "2"))
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.glob("interview.*")) == ["interview.json", "interview.srt"]

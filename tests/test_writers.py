@@ -87,8 +87,12 @@ def test_empty_transcript_writes_valid_empty_outputs():
 def test_format_parsing():
     assert parse_formats("all") == tuple(WRITERS)
     assert parse_formats("forum, json,forum") == ("forum", "json")
+    assert parse_formats(("json", "forum,srt")) == ("json", "forum", "srt")  # -f json -f forum,srt
+    assert parse_formats(("json", "all")) == tuple(WRITERS)
     with pytest.raises(PodscribeError, match="unknown format docx"):
         parse_formats("forum,docx")
+    with pytest.raises(PodscribeError, match="unknown format ','"):
+        parse_formats((",",))
 
 
 def test_write_all_is_atomic_and_named_after_the_episode(tmp_path):

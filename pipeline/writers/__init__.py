@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Callable, Iterable, TextIO
 
 from pipeline.files import atomic_write_text
 from pipeline.errors import PodscribeError
@@ -25,14 +25,16 @@ WRITERS: dict[str, tuple[str, Writer]] = {
 }
 
 
-def parse_formats(spec: str) -> tuple[str, ...]:
-    """``"forum,json"`` or ``"all"`` -> format names, unknown ones refused."""
-    names = [n.strip().lower() for n in spec.split(",") if n.strip()]
-    if names == ["all"]:
+def parse_formats(spec: str | Iterable[str]) -> tuple[str, ...]:
+    """``"forum,json"``, ``("forum", "json")`` (``-f`` given twice) or ``"all"`` -> format names, unknown ones
+    refused."""
+    specs = [spec] if isinstance(spec, str) else list(spec)
+    names = [n.strip().lower() for s in specs for n in s.split(",") if n.strip()]
+    if "all" in names:
         return tuple(WRITERS)
     unknown = [n for n in names if n not in WRITERS]
     if unknown or not names:
-        bad = ", ".join(unknown) if unknown else repr(spec)
+        bad = ", ".join(unknown) if unknown else repr(",".join(specs))
         raise PodscribeError(f"unknown format {bad}: choose from {', '.join(WRITERS)} or all")
     return tuple(dict.fromkeys(names))
 
