@@ -11,6 +11,8 @@ right or wrong against the reference (``pipeline.evaluate``'s alignment), and ra
 - ``segment``: the segment's average log-probability, lowest first;
 - ``fallback``: words of segments decoded at a fallback temperature or failing Whisper's checks, then probability;
 - ``disagree``: words the ``--other`` model's transcript does not have (aligned by text), then probability;
+- ``crammed``: words squeezed with a neighbour into under 0.05 s each (``pipeline.confidence.crammed``), then
+  probability;
 - ``prob+rare``: the rule of ``pipeline/confidence.py``: probability under T, or rare (Zipf under Z) and under T2;
   the grid's best (T, Z, T2) within 10 % of words marked is printed with its recall.
 
@@ -28,7 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipeline.confidence import zipf  # noqa: E402
+from pipeline.confidence import crammed, zipf  # noqa: E402
+from pipeline.merge import MergeOptions  # noqa: E402
+from pipeline.types import Word  # noqa: E402
 from pipeline.evaluate import read_hypothesis, read_reference  # noqa: E402
 from pipeline.evaluate.calibration import judge  # noqa: E402
 from pipeline.evaluate.cli import read_manifest  # noqa: E402
@@ -46,6 +50,7 @@ class Judged:
     avg_logprob: float
     fallback: bool
     disagree: bool
+    crammed: bool
 
 
 def words_with_segments(path: Path) -> list[tuple[dict, dict]]:
@@ -83,6 +88,20 @@ def disagreements(mine: list[str], other: list[str]) -> list[bool]:
     return out
 
 
+def crammed_flags(pairs: list[tuple[dict, dict]]) -> list[bool]:
+    """``pipeline.confidence.crammed`` over each run of words that share a segment."""
+    flags: list[bool] = []
+    i = 0
+    while i < len(pairs):
+        j = i
+        while j < len(pairs) and pairs[j][1] is pairs[i][1]:
+            j += 1
+        words = [Word(w["text"], w["start_s"], w["end_s"], w["probability"]) for w, _ in pairs[i:j]]
+        flags += crammed(words, MergeOptions.crammed_below_s)
+        i = j
+    return flags
+
+
 def judged_words(pair, hyp: Path, other: Path | None, vocabulary: tuple[str, ...]) -> list[Judged]:
     ref, doc = read_reference(list(pair.references)), read_hypothesis(hyp)
     normalize = get_normalizer("whisper")
@@ -90,12 +109,12 @@ def judged_words(pair, hyp: Path, other: Path | None, vocabulary: tuple[str, ...
     pairs = words_with_segments(hyp)
     disagree = disagreements([w["text"] for w, _ in pairs], other_words(other)) if other else [False] * len(pairs)
     out = []
-    for i, ((w, seg), d) in enumerate(zip(pairs, disagree)):
+    for i, ((w, seg), d, c) in enumerate(zip(pairs, disagree, crammed_flags(pairs))):
         if i not in verdicts:
             continue
         out.append(Judged(w["text"], verdicts[i], w["probability"], zipf(w["text"], vocabulary),
                           seg.get("avg_logprob", 0.0), bool(seg.get("temperature", 0.0) > 0 or seg.get("failed_checks")),
-                          d))
+                          d, c))
     return out
 
 
@@ -105,6 +124,7 @@ RANKINGS = {
     "segment": lambda j: (j.avg_logprob, j.probability),
     "fallback": lambda j: (not j.fallback, j.probability),
     "disagree": lambda j: (not j.disagree, j.probability),
+    "crammed": lambda j: (not j.crammed, j.probability),
 }
 
 

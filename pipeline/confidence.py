@@ -5,14 +5,16 @@ segment's average log-probability, compression ratio and fallback temperature; a
 the word is in English (``wordfreq``'s Zipf scale: 7 for "the", 4 for "podcast", 0 for a word it has never seen).
 Whisper is often confident about a mishearing of a name ("Lemux" for Linux, "Desharn" for Ducharme); such words are
 rare or unknown in English, so a rare word needs more probability before it goes unmarked. Words in the episode's
-vocabulary are not rare. ``benchmarks/uncertainty.py`` measures each signal on the dev set.
+vocabulary are not rare. And a word's pace (``crammed``): Whisper sometimes writes text that nothing in the audio
+holds ("Thank you very much." twice more after an episode's last words), and the word alignment squeezes it into a
+few frames. ``benchmarks/uncertainty.py`` measures each signal on the dev set.
 """
 from __future__ import annotations
 
 import functools
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from pipeline.types import Segment, Word
 
@@ -40,6 +42,17 @@ def uncertain(word: Word, segment: Segment, options) -> bool:
     if options.rare_below_zipf is None or word.probability >= options.rare_uncertain_below:
         return False
     return zipf(word.text, tuple(options.vocabulary)) < options.rare_below_zipf
+
+
+def crammed(words: Sequence[Word], below_s: float) -> list[bool]:
+    """Per word of one segment, in order: whether it and a neighbour were given less than ``below_s`` each
+    (0.05 s: twenty words a second, a pace no one speaks at). Gaps are never crammed."""
+    flags = [False] * len(words)
+    for i in range(len(words) - 1):
+        first, second = words[i], words[i + 1]
+        if not (first.gap or second.gap) and second.end_s - first.start_s < 2 * below_s:
+            flags[i] = flags[i + 1] = True
+    return flags
 
 
 def zipf(text: str, vocabulary: tuple[str, ...] = ()) -> float:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, replace
 from typing import Mapping, Optional, Sequence
 
 from pipeline.checks import check_float
-from pipeline.confidence import uncertain
+from pipeline.confidence import crammed, uncertain
 from pipeline.errors import PodscribeError
 from pipeline.types import Segment, SpeakerTurn, Turn, Word
 
@@ -17,6 +17,7 @@ class MergeOptions:
     uncertain_below: float = 0.62  # word probability under which a word is marked [?] (README: "[?] signals")
     rare_below_zipf: Optional[float] = None  # a word rarer in English than this (wordfreq Zipf) ...
     rare_uncertain_below: float = 0.9  # ... is marked under this probability (pipeline/confidence.py)
+    crammed_below_s: float = 0.05  # two words in a row given less than this each are marked (confidence.crammed)
     vocabulary: tuple[str, ...] = ()  # terms that are never rare
     max_pause_s: float = 3.0  # a longer pause starts a new paragraph even for the same speaker
     speaker_names: tuple[str, ...] = ()
@@ -24,6 +25,7 @@ class MergeOptions:
     def __post_init__(self) -> None:
         if not 0.0 <= self.uncertain_below <= 1.0 or not 0.0 <= self.rare_uncertain_below <= 1.0:
             raise PodscribeError("the [?] threshold must be a probability between 0 and 1")
+        check_float("the crammed-word duration", self.crammed_below_s, 0.0, 1.0)
         if self.rare_below_zipf is not None:
             check_float("the rare-word Zipf frequency", self.rare_below_zipf, 0.0, 8.0)
         if self.max_pause_s <= 0:
@@ -45,10 +47,10 @@ def merge(segments: Sequence[Segment], exclusive: Sequence[SpeakerTurn], options
 
 
 def mark_uncertain(segments: Sequence[Segment], options: MergeOptions = MergeOptions()) -> list[Word]:
-    """Each word marked ``[?]`` or not by the rule in ``pipeline/confidence.py``; a gap is always marked."""
+    """Each word marked ``[?]`` or not by the rules in ``pipeline/confidence.py``; a gap is always marked."""
     return [
-        replace(w, uncertain=w.gap or uncertain(w, seg, options))
-        for seg in segments for w in seg.words
+        replace(w, uncertain=w.gap or squeezed or uncertain(w, seg, options))
+        for seg in segments for w, squeezed in zip(seg.words, crammed(seg.words, options.crammed_below_s))
     ]
 
 

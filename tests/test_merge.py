@@ -81,3 +81,25 @@ def test_rare_words_need_more_probability_unless_in_the_vocabulary():
     prior = MergeOptions(uncertain_below=0.55, rare_below_zipf=3.0, rare_uncertain_below=0.9, vocabulary=("Linode",))
     assert [w.uncertain for w in mark_uncertain([seg], plain)] == [False, False, False]
     assert [w.uncertain for w in mark_uncertain([seg], prior)] == [False, True, False]
+
+
+def test_words_squeezed_into_a_few_frames_are_marked_whatever_their_probability():
+    # seen with base: "Thank you very much." written twice more into the last 0.4 s of an episode
+    said = [Word("a", 0.0, 0.3, 0.99), Word("pleasure.", 0.3, 0.7, 0.99)]
+    squeezed = [Word("Thank", 0.7, 0.7, 0.99), Word("you", 0.7, 0.72, 0.99), Word("very", 0.72, 0.78, 0.99),
+                Word("much.", 0.78, 0.98, 0.99)]
+    seg = Segment("a pleasure. Thank you very much.", 0.0, 1.0, tuple(said + squeezed))
+    # "much." was given 0.2 s: it and "very" are 0.26 s together, a pace people speak at
+    assert [w.uncertain for w in mark_uncertain([seg])] == [False, False, True, True, True, False]
+    fast = Segment("I can't", 0.0, 0.2, (Word("I", 0.0, 0.05, 0.99), Word("can't", 0.05, 0.2, 0.99)))  # 10 a second
+    assert [w.uncertain for w in mark_uncertain([fast])] == [False, False]
+    assert [w.uncertain for w in mark_uncertain([seg], MergeOptions(crammed_below_s=0.0))] == [False] * 6
+
+
+def test_a_word_is_not_crammed_beside_a_gap_or_across_segments():
+    gap = Word("", 1.0, 1.0, 0.0, gap=True)
+    one = Segment("x", 0.0, 1.0, (Word("x", 0.98, 1.0, 0.99), gap))
+    two = Segment("y", 1.0, 2.0, (Word("y", 1.0, 1.02, 0.99),))
+    assert [w.uncertain for w in mark_uncertain([one, two])] == [False, True, False]
+    with pytest.raises(PodscribeError):
+        MergeOptions(crammed_below_s=-0.1)
