@@ -38,3 +38,11 @@ def test_short_turns_that_are_not_edges_stay_as_they_are():
 def test_no_time_is_lost_and_a_turn_can_take_a_blip_on_each_side():
     turns = to_turns([(0.9, 1.0, "C"), (1.0, 4.0, "A"), (4.0, 4.2, "B"), (6.0, 7.0, "B")])
     assert spans(absorb_edge_blips(turns)) == [("A", 0.9, 4.2), ("B", 6.0, 7.0)]
+
+
+def test_a_short_turn_that_took_a_blip_is_not_joined_again():
+    # C (0.1 s) joins B (0.25 s); B, replaced by B-with-C, is not looked at again
+    turns = to_turns([(0.0, 0.1, "C"), (0.1, 0.35, "B"), (1.0, 3.0, "A")])
+    assert spans(absorb_edge_blips(turns, 0.3)) == [("B", 0.0, 0.35), ("A", 1.0, 3.0)]
+    between = to_turns([(0.0, 3.0, "A"), (3.0, 3.25, "B"), (3.25, 3.35, "C")])  # B is between two turns
+    assert spans(absorb_edge_blips(between, 0.3)) == [("A", 0.0, 3.0), ("B", 3.0, 3.35)]
