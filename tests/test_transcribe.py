@@ -204,27 +204,34 @@ def test_batch_path_gives_the_sequential_words(sequential, episode, caplog):
 @pytest.mark.parametrize("prompt", ["", "Linode, UML, Xen, Jeff Dike, User-Mode Linux, hosting"])
 def test_a_batch_of_windows_holds_cross_attention_once_per_window(episode, prompt):
     """``decode_windows`` beam-searches 3 windows x 5 beams with each cross-attention's keys computed for the 3
-    windows, not the 15 beams, and logits for two positions of a prompt, not all (the memory a batch costs), and
-    decodes each window as whisper does alone: same tokens, same no-speech probability."""
+    windows, not the 15 beams, and logits for two positions of a prompt, not all (the memory a batch costs); the
+    windows are encoded one at a time, and each is decoded as whisper does alone: same encoder output to the bit,
+    same tokens, same no-speech probability."""
     from pipeline.asr import slice_audio
 
     audio, chunks, engine = episode
     windows = [engine.first_window(slice_audio(audio, c)) for c in chunks[:3]]
     model = engine.model
-    shapes = {"keys": [], "logits": []}
+    shapes = {"keys": [], "logits": [], "encoded": []}
     hooks = [model.decoder.blocks[0].cross_attn.key.register_forward_hook(
                  lambda module, args, output: shapes["keys"].append(tuple(output.shape))),
              model.decoder.register_forward_hook(
-                 lambda module, args, output: shapes["logits"].append(tuple(output.shape)))]
+                 lambda module, args, output: shapes["logits"].append(tuple(output.shape))),
+             model.encoder.register_forward_hook(
+                 lambda module, args, output: shapes["encoded"].append(tuple(args[0].shape)))]
     try:
         batched = engine.decode_windows(windows, "en", prompt)
     finally:
         for hook in hooks:
             hook.remove()
+    assert shapes["encoded"] == [(1, 80, 3000)] * 3  # on a CPU the encoder takes one window at a time
     assert shapes["keys"] == [(3, 1500, 384)]  # once per window, for the whole decoding loop
     assert shapes["logits"][0] == (15, 2 if prompt else 1, 51864) and set(shapes["logits"][1:]) == {(15, 1, 51864)}
     options = engine._first_options("en", prompt)
     alone = [model.decode(window, options) for window in windows]
+    import torch
+
+    assert all(torch.equal(b.audio_features, a.audio_features) for b, a in zip(batched, alone))
     assert [r.tokens for r in batched] == [r.tokens for r in alone]
     assert np.allclose([r.avg_logprob for r in batched], [r.avg_logprob for r in alone], atol=1e-3)
     assert np.allclose([r.no_speech_prob for r in batched], [r.no_speech_prob for r in alone], atol=1e-4)
