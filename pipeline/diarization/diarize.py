@@ -28,7 +28,7 @@ from pipeline.checks import check_bool, check_choice, check_float, check_int
 from pipeline.device import DEVICES
 from pipeline.diarization.turns import EDGE_BLIP_S, absorb_edge_blips, to_turns
 from pipeline.errors import PodscribeError
-from pipeline.types import SAMPLE_RATE, Audio, Diarization, SpeakerTurn
+from pipeline.types import SAMPLE_RATE, Audio, Diarization
 
 log = logging.getLogger(__name__)
 
