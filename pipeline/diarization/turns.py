@@ -34,9 +34,8 @@ def absorb_edge_blips(turns: Sequence[SpeakerTurn], shorter_than_s: float = EDGE
     another speaker, touching it end to start. A short turn with silence on both sides (a lone "yes") or
     overlapped by another (a backchannel) or between two turns is left as it is."""
     out = list(turns)
+    # A short turn that took a blip and was replaced finds only its own speaker's joined turn near it: no host.
     for blip in [t for t in out if _duration(t) < shorter_than_s]:
-        if not any(t is blip for t in out):  # it has taken a blip itself and been replaced
-            continue
         host = _host(blip, out)
         if host is not None:
             joined = SpeakerTurn(host.speaker, min(host.start_s, blip.start_s), max(host.end_s, blip.end_s))
