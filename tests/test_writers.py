@@ -37,7 +37,16 @@ def test_txt():
 def test_markdown_escapes_the_mark_and_shows_times():
     out = render(markdown.write)
     assert out.startswith("# episode\n")
-    assert "**JEFF:** `00:02` I'm good, erm lkml \\[?\\] thanks." in out
+    assert "**JEFF:** `00:02` I'm good, *erm lkml* \\[?\\] thanks." in out
+
+
+def test_markdown_puts_each_uncertain_span_in_italics_so_its_start_shows():
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt().render(render(markdown.write))
+    assert "<p><strong>JEFF:</strong> <code>00:02</code> I'm good, <em>erm lkml</em> [?] thanks.</p>" in html
+    dropped = MarkdownIt().render(render(markdown.write, drop_uncertain=True))
+    assert "I'm good, [?] thanks." in dropped and "<em>" not in dropped.split("</p>", 1)[1]
 
 
 def test_srt_cues():

@@ -8,10 +8,13 @@ from pipeline.types import Word
 
 PLAIN_MARK = "[?]"
 FORUM_MARK = "[i][?][/i]"
+MD_MARK = r"\[?\]"  # brackets escaped, so Markdown never reads the mark as a link
 
 
-def render_words(words: Sequence[Word], mark: str = PLAIN_MARK, drop_uncertain: bool = False) -> str:
-    """Words joined by spaces; each uncertain span is followed by ``mark`` (or replaced by it).
+def render_words(words: Sequence[Word], mark: str = PLAIN_MARK, drop_uncertain: bool = False,
+                 emphasis: str = "") -> str:
+    """Words joined by spaces; each uncertain span is followed by ``mark`` (or replaced by it), and wrapped in
+    ``emphasis`` (``*`` in Markdown) so that a reader sees where a span of several words starts.
 
     A gap (speech with no words) is uncertain and has no text: it shows as the mark alone.
     """
@@ -19,7 +22,7 @@ def render_words(words: Sequence[Word], mark: str = PLAIN_MARK, drop_uncertain: 
     for uncertain, span in uncertain_spans(words):
         text = " ".join(w.text for w in span if not w.gap)
         if uncertain:
-            parts.append(f"{text} {mark}" if text and not drop_uncertain else mark)
+            parts.append(f"{emphasis}{text}{emphasis} {mark}" if text and not drop_uncertain else mark)
         else:
             parts.append(text)
     return " ".join(parts)
