@@ -31,10 +31,11 @@ def check_float(name: str, value, low: float, high: float, low_open: bool = Fals
         raise PodscribeError(f"{name} must be in {bounds}, not {value:g}")
 
 
-def check_bool(name: str, value) -> None:
-    """True or False (not 0, 1 or a string)."""
+def check_bool(name: str, value, alternative: str = "") -> None:
+    """True or False (not 0, 1 or a string); ``alternative`` names what else is allowed (``"or 'auto'"``)."""
     if not isinstance(value, bool):
-        raise PodscribeError(f"{name} must be True or False, not {value!r}")
+        choices = f"True, False {alternative}" if alternative else "True or False"
+        raise PodscribeError(f"{name} must be {choices}, not {value!r}")
 
 
 def check_choice(name: str, value, choices: Sequence[str]) -> None:

@@ -33,7 +33,7 @@ def _split_names(value: Optional[str]) -> tuple[str, ...]:
 
 def _build_options(model, device, language, speakers, num_speakers, min_speakers, max_speakers,
                    uncertain_below, max_chunk, no_diarize, beam_size=5, batch_size="auto", engine="whisper",
-                   compute_type="auto", vocabulary=(), voices=(), chunk_by="energy", context=False):
+                   compute_type="auto", vocabulary=(), voices=(), chunk_by="energy", context=None):
     from pipeline.chunk import ChunkOptions
     from pipeline.diarization.diarize import DiarizeOptions
     from pipeline.merge import MergeOptions
@@ -47,7 +47,8 @@ def _build_options(model, device, language, speakers, num_speakers, min_speakers
             chunk=ChunkOptions(max_chunk_s=max_chunk, source=chunk_by),
             transcribe=TranscribeOptions(model=model, engine=engine, compute_type=compute_type, device=device,
                                          language=language, beam_size=beam_size or None, batch_size=batch_size,
-                                         vocabulary=tuple(vocabulary), context=context),
+                                         vocabulary=tuple(vocabulary),
+                                         context="auto" if context is None else context),
             diarize=DiarizeOptions(num_speakers=num_speakers, min_speakers=min_speakers,
                                    max_speakers=max_speakers, device=device),
             merge=MergeOptions(uncertain_below=uncertain_below, speaker_names=_split_names(speakers)),
@@ -104,13 +105,12 @@ def _batch_size(value: str) -> int | str:
                    "but speech it misses is never decoded; see README).")
 @click.option("--beam-size", type=click.IntRange(min=0), default=5, show_default=True,
               help="Beams at temperature 0 (0: greedy, faster and a little less accurate).")
-@click.option("--context/--no-context", default=False, show_default=True,
-              help="Prompt each chunk with the text of the chunk before it, as plain whisper does from one window "
-                   "to the next; chunks then decode one after another, which made transcription 1.6-2 times slower on "
-                   "our dev set. Better with tiny.en and the whisper engine there, not with base or ctranslate2 "
-                   "(see README).")
+@click.option("--context/--no-context", default=None,
+              help="Prompt each chunk with the last 50 words of the chunk before it, as plain whisper does from "
+                   "window to window; chunks then decode one after another (about twice the transcription time). "
+                   "[default: on with --engine whisper, off with ctranslate2] (see README)")
 @click.option("--batch-size", default="auto", show_default=True, callback=lambda ctx, param, value: _batch_size(value),
-              help="Without --context, chunks decoded together: auto (5 on CPU, 16 on a GPU) or a number; the "
+              help="Without context, chunks decoded together: auto (5 on CPU, 16 on a GPU) or a number; the "
                    "words are the same.")
 @click.option("--no-diarize", is_flag=True, help="Skip speaker diarization: one speaker throughout.")
 @click.option("--voices", "voices_dir", type=click.Path(path_type=Path), default=None,

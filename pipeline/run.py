@@ -25,7 +25,7 @@ from pipeline.diarization import Diarizer
 from pipeline.diarization.diarize import DiarizeOptions
 from pipeline.merge import MergeOptions, merge, relabel_turns
 from pipeline.seam import join, snap_to_sound
-from pipeline.transcribe import TranscribeOptions, language_code, transcribe
+from pipeline.transcribe import CONTEXT_WORDS, TranscribeOptions, language_code, transcribe
 from pipeline.types import Audio, Chunk, Diarization, Segment, Transcript
 from pipeline.vocabulary import beside, unique
 from pipeline.voices.match import MatchOptions, name_speakers, record
@@ -222,7 +222,9 @@ class Transcriber:
     def _cache(self, cache_dir: str | Path, sha256: str, asr_options: TranscribeOptions) -> EpisodeCache:
         opts = self.options
         whisper_key = {"sha256": sha256, "model": asr_options.model_identity, "device": self.asr_device,
-                       "transcribe": asdict(asr_options) | {"device": None, "batch_size": None},  # same words
+                       # same words whatever the device and batch size; the context as used (words carried, or 0)
+                       "transcribe": asdict(asr_options) | {"device": None, "batch_size": None,
+                                                            "context": asr_options.with_context * CONTEXT_WORDS},
                        "chunk": asdict(opts.chunk)}
         diarize_key = {"sha256": sha256, "device": self.diarize_device, "enabled": opts.diarization,
                        "diarize": asdict(opts.diarize) | {"device": None}}

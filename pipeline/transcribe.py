@@ -23,7 +23,10 @@ log = logging.getLogger(__name__)
 Progress = Optional[Callable[[int, int], None]]
 OnChunk = Optional[Callable[[Chunk, list[Segment]], None]]
 COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "float16", "float32")
-CONTEXT_WORDS = 100  # the most words of the chunk before that a chunk's prompt carries (about 130 tokens)
+# The most words of the chunk before that a chunk's prompt carries (about 65 tokens; whisper's own loop carries up to
+# 223). On the dev set 25 words lost tiny.en's quiet guest, 100 made base mishear a poem after a novel (README
+# "Previous-text context").
+CONTEXT_WORDS = 50
 RESET_TEMPERATURE = 0.5  # a chunk decoded hotter than this passes no context on (whisper's prompt reset)
 
 
@@ -44,8 +47,10 @@ class TranscribeOptions:
     batch_size: int | str = "auto"  # chunks whose first window is decoded together; "auto": the engine's
     vocabulary: tuple[str, ...] = ()  # names and terms every chunk is biased toward, through the prompt
     # True: each chunk's prompt carries the text of the chunk before it, as whisper's own loop does from one 30 s
-    # window to the next, and chunks are decoded one after another; False (default): first windows in batches
-    context: bool = False
+    # window to the next, and chunks are decoded one after another; False: first windows in batches, no context;
+    # "auto": True with the whisper engine (as accurate as the whisper CLI on every dev-set file), False with
+    # ctranslate2 (the engine for speed)
+    context: bool | str = "auto"
 
     def __post_init__(self) -> None:
         check_choice("device", self.device, DEVICES)
@@ -62,7 +67,8 @@ class TranscribeOptions:
             check_positive_int("batch size", self.batch_size, "or 'auto'")
         if any(not isinstance(v, str) or not v.strip() or "\n" in v for v in self.vocabulary):
             raise PodscribeError("vocabulary entries must be non-empty single-line text")
-        check_bool("context", self.context)
+        if self.context != "auto":
+            check_bool("context", self.context, "or 'auto'")
 
     @property
     def model_identity(self) -> str:
@@ -72,6 +78,11 @@ class TranscribeOptions:
             stat = path.stat()
             return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
         return self.model
+
+    @property
+    def with_context(self) -> bool:
+        """Whether chunks carry the text before them (``context``, with ``auto`` resolved by engine)."""
+        return self.engine == "whisper" if self.context == "auto" else self.context
 
     @property
     def prompt(self) -> str:
@@ -95,7 +106,7 @@ def transcribe(engine: AsrEngine, audio: Audio, chunks: Sequence[Chunk], options
     finished = len(chunks) - len(pending)
     if progress and finished:
         progress(finished, len(chunks))
-    size = 1 if options.context else batch_size_for(options, engine)
+    size = 1 if options.with_context else batch_size_for(options, engine)
     for start in range(0, len(pending), size):
         batch = pending[start:start + size]
         previous = before[batch[0].index]
@@ -127,10 +138,10 @@ def _decode(engine: AsrEngine, audio: Audio, batch: Sequence[Chunk], language: s
 
 
 def context_words(options: TranscribeOptions, previous: Optional[Sequence[Segment]]) -> list[str]:
-    """The context a chunk's prompt carries after the vocabulary (with ``options.context``): the last
+    """The context a chunk's prompt carries after the vocabulary (with ``options.with_context``): the last
     ``CONTEXT_WORDS`` words of the chunk before it, none when that chunk's last segment needed a fallback
     temperature above ``RESET_TEMPERATURE``."""
-    if not options.context or not previous or previous[-1].temperature > RESET_TEMPERATURE:
+    if not options.with_context or not previous or previous[-1].temperature > RESET_TEMPERATURE:
         return []
     return " ".join(segment.text.strip() for segment in previous).split()[-CONTEXT_WORDS:]
 

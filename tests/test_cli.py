@@ -111,12 +111,12 @@ def test_chunk_by_speech_reaches_the_options_and_the_json(tmp_path, fake_models)
     assert json.loads((tmp_path / "ep.json").read_text())["options"]["chunk"]["source"] == "speech"
 
 
-@pytest.mark.parametrize("flag, context", [([], False), (["--context"], True)])
-def test_context_is_off_by_default_and_the_flag_reaches_the_options(tmp_path, fake_models, flag, context):
+@pytest.mark.parametrize("flag, context", [([], "auto"), (["--context"], True), (["--no-context"], False)])
+def test_context_is_auto_by_default_and_the_flag_reaches_the_options(tmp_path, fake_models, flag, context):
     good = write_wav(tmp_path / "ep.wav", bursts(12))
     result = run("transcribe", good, "-o", tmp_path, "-m", "tiny.en", *flag, "-q", "-f", "json")
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "ep.json").read_text())["options"]["transcribe"]["context"] is context
+    assert json.loads((tmp_path / "ep.json").read_text())["options"]["transcribe"]["context"] == context
 
 
 @pytest.mark.slow

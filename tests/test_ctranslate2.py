@@ -84,7 +84,9 @@ class Recording:
 
 
 def run(engine: str, cache: Path) -> tuple[Transcript, list[int]]:
-    options = RunOptions(transcribe=TranscribeOptions(model="tiny.en", engine=engine), diarization=False)
+    # the same options apart from the engine: no previous-text context for either (with it, a word heard differently
+    # early on changes the prompt of every later chunk)
+    options = RunOptions(transcribe=TranscribeOptions(model="tiny.en", engine=engine, context=False), diarization=False)
     recording = Recording()
     transcriber = Transcriber(options, asr=recording)
     try:

@@ -79,7 +79,7 @@ def test_a_fully_cached_episode_loads_no_model(episode, tmp_path, no_models):
 def test_vocabulary_from_options_argument_and_file_beside_the_episode(episode, tmp_path):
     (tmp_path / "episode.vocab.txt").write_text("# names\nLinode, UML\nJeff Dike\n")
     record = Record()
-    options = replace(OPTIONS, transcribe=replace(OPTIONS.transcribe, vocabulary=("Xen",)))
+    options = replace(OPTIONS, transcribe=replace(OPTIONS.transcribe, vocabulary=("Xen",), context=False))
     transcript = transcriber(record, options).run(episode, vocabulary=("linode", "Ducharme"))
     assert set(record.prompts) == {"Xen, linode, Ducharme, UML, Jeff Dike."}
     assert list(transcript.options["transcribe"]["vocabulary"]) == ["Xen", "linode", "Ducharme", "UML", "Jeff Dike"]

@@ -28,7 +28,7 @@ def test_bad_options_are_refused(field, value):
 
 
 def test_a_bad_context_value_is_named_in_one_line():
-    with pytest.raises(PodscribeError, match="^context must be True or False, not 'yes'$"):
+    with pytest.raises(PodscribeError, match="^context must be True, False or 'auto', not 'yes'$"):
         TranscribeOptions(context="yes")
 
 
@@ -82,7 +82,13 @@ def test_the_context_is_the_last_words_and_a_resumed_run_gets_the_same_prompts()
     long = [replace(first[0][0], text=" ".join(f"w{i}" for i in range(CONTEXT_WORDS + 7)))]
     assert context_words(CONTEXT, long) == [f"w{i}" for i in range(7, CONTEXT_WORDS + 7)]
     assert context_words(CONTEXT, []) == [] == context_words(CONTEXT, None)
-    assert context_words(TranscribeOptions(), long) == [], "off by default"
+    assert context_words(TranscribeOptions(context=False), long) == []
+
+
+def test_context_is_on_by_default_with_the_whisper_engine_and_off_with_ctranslate2():
+    assert TranscribeOptions().with_context and TranscribeOptions(context=True, engine="ctranslate2").with_context
+    assert not TranscribeOptions(engine="ctranslate2").with_context
+    assert not TranscribeOptions(context=False).with_context
 
 
 class CopyingEngine(PromptedEngine):
@@ -114,9 +120,11 @@ def test_copied_run_counts_consecutive_words_in_order():
     assert copied_run([], context) == 0 == copied_run(["-", "--"], ["-", "--"])
 
 
-def test_without_context_the_default_chunks_go_in_batches_with_one_prompt():
+@pytest.mark.parametrize("options", [TranscribeOptions(vocabulary=("Xen",), context=False),
+                                     TranscribeOptions(vocabulary=("Xen",), engine="ctranslate2")])
+def test_without_context_chunks_go_in_batches_with_one_prompt(options):
     engine = PromptedEngine()
-    transcribe(engine, None, CHUNKS, TranscribeOptions(vocabulary=("Xen",)), "en")
+    transcribe(engine, None, CHUNKS, options, "en")
     assert engine.calls == [([0, 1, 2], "Xen."), ([3, 4], "Xen.")]
 
 
