@@ -10,9 +10,9 @@ includes loading and its peak RSS (``wait4``) is its own:
 - ``faster-whisper batched``: faster-whisper's ``BatchedInferencePipeline`` (Silero VAD, batch 8, beam 5, word
   timestamps: the WhisperX way) on the store's CTranslate2 directory, int8 on a CPU, float16 on CUDA;
 - ``podscribe whisper`` and ``podscribe ctranslate2``: ``podscribe transcribe --engine ...``, diarization on,
-  no cache, default options (whisper: chunks one after another, each prompted with the previous chunk's text;
-  ctranslate2: in batches without it); their JSON gives the transcribe stage's own time. The other setting of
-  each engine (``--no-context``, ``--context``) only when named in ``--configs``.
+  no cache, default options (chunks in batches; with tiny models on the whisper engine one after another, each
+  prompted with the previous chunk's text); their JSON gives the transcribe stage's own time. Rows with
+  ``--context`` or ``--no-context`` only when named in ``--configs``.
 
 WER is counted over all the files together (``<stem>.forum.txt`` beside each file, or the manifest's first
 reference). Ratios are wall times against faster-whisper batched with the same model. Targets (not tests):
@@ -37,8 +37,8 @@ sys.path.insert(0, str(REPO))
 from pipeline.evaluate import read_hypothesis, read_reference, score, total  # noqa: E402
 
 CONFIGS = ("faster-whisper batched", "whisper CLI", "podscribe whisper", "podscribe ctranslate2",
-           "podscribe whisper --no-context", "podscribe ctranslate2 --context")
-DEFAULT_CONFIGS = CONFIGS[:4]  # each engine's other context setting only when asked for (--configs)
+           "podscribe whisper --context", "podscribe whisper --no-context", "podscribe ctranslate2 --context")
+DEFAULT_CONFIGS = CONFIGS[:4]  # the context settings only when asked for (--configs)
 BASELINE = "faster-whisper batched"
 
 

@@ -27,6 +27,10 @@ COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "float16", "flo
 # 223). On the dev set 25 words lost tiny.en's quiet guest, 100 made base mishear a poem after a novel (README
 # "Previous-text context").
 CONTEXT_WORDS = 50
+# Models whose chunks carry context by default (``context="auto"``) with the whisper engine: on the dev set it made
+# tiny.en no worse than the whisper CLI on any file (10.8 -> 10.0 % in total); base met that without it and lost 0.4-0.5
+# points in total with it, and CTranslate2's tiny.en got worse (README "Previous-text context").
+CONTEXT_MODELS = ("tiny.en", "tiny")
 RESET_TEMPERATURE = 0.5  # a chunk decoded hotter than this passes no context on (whisper's prompt reset)
 
 
@@ -48,8 +52,7 @@ class TranscribeOptions:
     vocabulary: tuple[str, ...] = ()  # names and terms every chunk is biased toward, through the prompt
     # True: each chunk's prompt carries the text of the chunk before it, as whisper's own loop does from one 30 s
     # window to the next, and chunks are decoded one after another; False: first windows in batches, no context;
-    # "auto": True with the whisper engine (as accurate as the whisper CLI on every dev-set file), False with
-    # ctranslate2 (the engine for speed)
+    # "auto": True for the tiny models with the whisper engine (``CONTEXT_MODELS``), False otherwise
     context: bool | str = "auto"
 
     def __post_init__(self) -> None:
@@ -81,8 +84,10 @@ class TranscribeOptions:
 
     @property
     def with_context(self) -> bool:
-        """Whether chunks carry the text before them (``context``, with ``auto`` resolved by engine)."""
-        return self.engine == "whisper" if self.context == "auto" else self.context
+        """Whether chunks carry the text before them (``context``, with ``auto`` resolved by engine and model)."""
+        if self.context == "auto":
+            return self.engine == "whisper" and self.model in CONTEXT_MODELS
+        return self.context
 
     @property
     def prompt(self) -> str:

@@ -82,13 +82,15 @@ def test_the_context_is_the_last_words_and_a_resumed_run_gets_the_same_prompts()
     long = [replace(first[0][0], text=" ".join(f"w{i}" for i in range(CONTEXT_WORDS + 7)))]
     assert context_words(CONTEXT, long) == [f"w{i}" for i in range(7, CONTEXT_WORDS + 7)]
     assert context_words(CONTEXT, []) == [] == context_words(CONTEXT, None)
-    assert context_words(TranscribeOptions(context=False), long) == []
+    assert context_words(TranscribeOptions(context=False), long) == [] == context_words(TranscribeOptions(), long)
 
 
-def test_context_is_on_by_default_with_the_whisper_engine_and_off_with_ctranslate2():
-    assert TranscribeOptions().with_context and TranscribeOptions(context=True, engine="ctranslate2").with_context
-    assert not TranscribeOptions(engine="ctranslate2").with_context
-    assert not TranscribeOptions(context=False).with_context
+def test_context_is_on_by_default_for_tiny_models_with_the_whisper_engine_only():
+    assert TranscribeOptions(model="tiny.en").with_context and TranscribeOptions(model="tiny").with_context
+    assert not TranscribeOptions().with_context, "base"
+    assert not TranscribeOptions(model="tiny.en", engine="ctranslate2").with_context
+    assert TranscribeOptions(context=True, engine="ctranslate2").with_context
+    assert not TranscribeOptions(model="tiny.en", context=False).with_context
 
 
 class CopyingEngine(PromptedEngine):
@@ -120,8 +122,9 @@ def test_copied_run_counts_consecutive_words_in_order():
     assert copied_run([], context) == 0 == copied_run(["-", "--"], ["-", "--"])
 
 
-@pytest.mark.parametrize("options", [TranscribeOptions(vocabulary=("Xen",), context=False),
-                                     TranscribeOptions(vocabulary=("Xen",), engine="ctranslate2")])
+@pytest.mark.parametrize("options", [TranscribeOptions(vocabulary=("Xen",)),
+                                     TranscribeOptions(model="tiny.en", vocabulary=("Xen",), context=False),
+                                     TranscribeOptions(model="tiny.en", vocabulary=("Xen",), engine="ctranslate2")])
 def test_without_context_chunks_go_in_batches_with_one_prompt(options):
     engine = PromptedEngine()
     transcribe(engine, None, CHUNKS, options, "en")
