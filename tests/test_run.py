@@ -101,6 +101,18 @@ def test_the_vocabulary_is_part_of_the_cache_key(episode, tmp_path):
     assert record.decoded, "other words may come out with a vocabulary: not taken from the plain run's cache"
 
 
+@pytest.mark.parametrize("model, context, shared", [("tiny.en", True, True), ("tiny.en", False, False),
+                                                   ("base", False, True), ("base", True, False)])
+def test_the_context_as_used_is_the_cache_key_not_how_it_was_asked_for(episode, tmp_path, model, context, shared):
+    """``auto`` and the setting it resolves to make the same words, so they share the cache; anything else not."""
+    cache = tmp_path / CACHE_DIRNAME
+    at = lambda value: replace(OPTIONS, transcribe=replace(OPTIONS.transcribe, model=model, context=value))
+    transcriber(Record(), at("auto")).run(episode, cache_dir=cache)
+    record = Record()
+    transcriber(record, at(context)).run(episode, cache_dir=cache)
+    assert (record.decoded == []) is shared
+
+
 def test_transcript_records_source_language_and_timings(episode):
     transcript = transcriber(Record()).run(episode)
     assert transcript.source == str(episode) and transcript.language == "en"
