@@ -107,7 +107,7 @@ def _batch_size(value: str) -> int | str:
               help="Beams at temperature 0 (0: greedy, faster and a little less accurate).")
 @click.option("--context/--no-context", default=None,
               help="Prompt each chunk with the last 50 words of the chunk before it, as plain whisper does from "
-                   "window to window; chunks then decode one after another (about twice the transcription time). "
+                   "window to window; chunks then decode one after another instead of in batches (slower). "
                    "[default: on for tiny models with --engine whisper, where it helped every file of our dev set; "
                    "off otherwise] (see README)")
 @click.option("--batch-size", default="auto", show_default=True, callback=lambda ctx, param, value: _batch_size(value),
