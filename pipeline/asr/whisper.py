@@ -203,7 +203,7 @@ def _skipping_short_windows(model):
     def decode(mel, options=None, **kwargs):
         if mel.ndim == 2 and _content_frames(mel) < MIN_WINDOW_FRAMES:
             return _no_speech(mel, options)
-        return inner(mel, options, **kwargs) if options is not None else inner(mel, **kwargs)
+        return inner(mel, options, **kwargs)  # both inners take options=None
 
     own = "decode" in vars(model)
     model.decode = decode
@@ -220,13 +220,11 @@ def _lean_decode(model, mel, options=None, **kwargs):
     """``whisper.decoding.decode`` through ``_BatchTask``: the same decode, but the first pass projects only the two
     prompt positions whisper's loop reads (whisper's own projects every position for every beam: with a prompt of
     70 tokens and 5 beams, 73 MB with tiny.en) and the cross-attention is folded as in a batch."""
-    import torch
     from whisper.decoding import DecodingOptions
 
     options = dataclasses.replace(options or DecodingOptions(), **kwargs)
     single = mel.ndim == 2
-    with torch.no_grad():
-        result = _BatchTask(model, options).run(mel.unsqueeze(0) if single else mel)
+    result = _BatchTask(model, options).run(mel.unsqueeze(0) if single else mel)  # run is whisper's, under no_grad
     return result[0] if single else result
 
 
