@@ -95,9 +95,12 @@ class CTranslate2Engine:
 
     def _chunk(self, chunk: Chunk, features, encoder_output, tokenizer, prompt: str, prefetched) -> list[Segment]:
         """One chunk through faster-whisper's loop; a repetition loop or a copy of earlier text is decoded
-        again without the previous-text prompt (``redecode_reason``). Sampling at fallback temperatures is
-        seeded by the chunk's index, so a chunk decodes the same way whether or not the run was interrupted
-        and resumed."""
+        again without the previous-text prompt (``redecode_reason``).
+
+        Sampling at fallback temperatures cannot be seeded per chunk here: CTranslate2's random generator
+        belongs to its worker thread and takes the seed only when that thread first samples
+        (OpenNMT/CTranslate2#1757). Seeding by the chunk's index fixes a loaded model's first sampled chunk; a
+        later chunk that needs a fallback can decode differently in a resumed run."""
         import ctranslate2
 
         ctranslate2.set_random_seed(chunk.index)
