@@ -44,7 +44,10 @@ def uncertain(word: Word, segment: Segment, options) -> bool:
     return zipf(word.text, tuple(options.vocabulary)) < options.rare_below_zipf
 
 
-def crammed(words: Sequence[Word], below_s: float) -> list[bool]:
+CRAMMED_BELOW_S = 0.05  # twenty words a second
+
+
+def crammed(words: Sequence[Word], below_s: float = CRAMMED_BELOW_S) -> list[bool]:
     """Per word of one segment, in order: whether it and a neighbour were given less than ``below_s`` each
     (0.05 s: twenty words a second, a pace no one speaks at). Gaps are never crammed."""
     flags = [False] * len(words)

@@ -3,8 +3,10 @@
 Speech activity comes from the segmentation model (pyannote's, computed for diarization, or its voice
 activity detection alone with ``--no-diarize``). Three rules use it:
 
-- :func:`guard`: Whisper's no-speech check drops text only where the segmentation model hears no speech;
-  words over speech are always kept (they may still be marked ``[?]``).
+- :func:`guard`: Whisper's no-speech check drops text only where the segmentation model hears no speech,
+  or where the word alignment found no audio for the text either (most of its words crammed into a few frames:
+  "Thank you very much." after an episode's last words); other words over speech are kept (they may still be
+  marked ``[?]``). Speech that a dropped segment leaves without words is decoded again by the next rule.
 - :func:`uncovered`: stretches of speech longer than ``min_gap_s`` that hold no word; the caller decodes each
   again on its own with some context (:func:`retry_plan`, :func:`recovered`).
 - :func:`gaps`: what is still empty after that becomes a gap word (``Word.gap``), shown as ``[?]`` in every
@@ -18,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from pipeline.checks import check_float
+from pipeline.confidence import CRAMMED_BELOW_S, crammed
 from pipeline.types import Chunk, Segment, Word, word_key
 
 log = logging.getLogger(__name__)
@@ -68,13 +71,18 @@ def over_speech(word: Word, speech: Sequence[Span], margin_s: float) -> bool:
 
 
 def guard(segments: Sequence[Segment], speech: Sequence[Span], no_speech_threshold: float,
-          options: CoverageOptions = CoverageOptions()) -> list[Segment]:
-    """Segments with the words Whisper's no-speech check may drop removed: only words of a segment Whisper
-    calls no-speech that lie outside speech activity. Segments left with no word are dropped."""
+          options: CoverageOptions = CoverageOptions(), crammed_below_s: float = CRAMMED_BELOW_S) -> list[Segment]:
+    """Segments with the words Whisper's no-speech check may drop removed. Of a segment Whisper calls no-speech:
+    all of it when most of its words (two or more) are crammed (``confidence.crammed``: the alignment found no
+    audio for them), else the words that lie outside speech activity. Segments left with no word are dropped."""
     kept = []
     for seg in segments:
         if seg.no_speech_prob <= no_speech_threshold:
             kept.append(seg)
+            continue
+        if _mostly_crammed(seg.words, crammed_below_s):
+            log.info("chunk %d: dropped %r, no speech and crammed into %.2f s (no-speech probability %.2f)",
+                     seg.chunk_index, seg.text, seg.end_s - seg.start_s, seg.no_speech_prob)
             continue
         words = tuple(w for w in seg.words if over_speech(w, speech, options.speech_margin_s))
         if len(words) < len(seg.words):
@@ -85,6 +93,11 @@ def guard(segments: Sequence[Segment], speech: Sequence[Span], no_speech_thresho
             kept.append(replace(seg, words=words, start_s=words[0].start_s, end_s=words[-1].end_s,
                                 text=seg.text if len(words) == len(seg.words) else " ".join(w.text for w in words)))
     return kept
+
+
+def _mostly_crammed(words: Sequence[Word], below_s: float) -> bool:
+    count = sum(crammed(words, below_s))
+    return count >= 2 and 2 * count >= len(words)
 
 
 def uncovered(speech: Sequence[Span], words: Sequence[Word], options: CoverageOptions = CoverageOptions()) -> list[Span]:

@@ -86,8 +86,8 @@ class Transcriber:
         language, per_chunk = _timed(timings, "transcribe",
                                      lambda: self._transcribe(audio, chunks, asr_options, cache, progress))
         loud = env >= threshold_for(env, self.options.chunk)
-        guarded = [guard(segs, diar.speech, asr_options.no_speech_threshold, self.options.coverage)
-                   for segs in per_chunk]
+        guarded = [guard(segs, diar.speech, asr_options.no_speech_threshold, self.options.coverage,
+                         self.options.merge.crammed_below_s) for segs in per_chunk]
         segments = snap_to_sound(join(chunks, guarded), loud, self.options.chunk.frame_s)
         segments = _timed(timings, "coverage", lambda: self._cover(audio, diar.speech, segments, language,
                                                                   asr_options, cache))

@@ -1,4 +1,6 @@
 """The coverage rules on hand-written lists: the no-speech guard, uncovered speech, retries and gaps."""
+from dataclasses import replace
+
 from pipeline.coverage import (RETRY_INDEX, CoverageOptions, gaps, guard, merge_spans, misplaced, recovered, retry_plan, untried, without,
                                uncovered)
 from pipeline.types import Chunk, Segment, Word
@@ -29,6 +31,20 @@ def test_guard_drops_only_the_words_outside_speech():
     mixed = seg([w("music", 1.0, 1.5), w("then", 3.0, 3.3), w("words", 3.4, 3.8)], no_speech=0.7)
     (kept,) = guard([mixed], speech=[(2.9, 4.0)], no_speech_threshold=0.6)
     assert kept.text == "then words" and kept.start_s == 3.0
+
+
+def test_guard_drops_a_no_speech_segment_whose_words_are_crammed_even_over_speech():
+    # CTranslate2, base, names_jargon: the last window after "it was a pleasure." (speech ends at 162.79 s)
+    tail = seg([w("Thank", 162.64, 162.64, 0.01), w("you", 162.64, 162.66), w("very", 162.66, 162.72, 0.05),
+                w("much.", 162.72, 162.98)], no_speech=0.93)
+    assert guard([tail], speech=[(160.56, 162.79)], no_speech_threshold=0.6) == []
+    assert guard([replace(tail, no_speech_prob=0.5)], speech=[], no_speech_threshold=0.6) == [replace(tail, no_speech_prob=0.5)], \
+        "Whisper hears speech: crammed words are only marked (merge)"
+    one = seg([w("Yeah.", 5.0, 5.02)], no_speech=0.9)
+    assert guard([one], speech=[(4.9, 5.3)], no_speech_threshold=0.6) == [one], "one short word is not a pace"
+    paced = seg([w("So", 3.0, 3.02), w("the", 3.02, 3.04), w("first", 3.1, 3.4), w("story", 3.4, 3.8),
+                 w("comes", 3.8, 4.1)], no_speech=0.9)
+    assert guard([paced], speech=[(3.0, 4.2)], no_speech_threshold=0.6) == [paced], "two crammed of five: kept"
 
 
 def test_uncovered_finds_speech_longer_than_the_minimum_with_no_word():
