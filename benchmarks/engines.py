@@ -12,7 +12,7 @@ includes loading and its peak RSS (``wait4``) is its own:
 - ``podscribe whisper`` and ``podscribe ctranslate2``: ``podscribe transcribe --engine ...``, diarization on,
   no cache, default options (chunks in batches; with tiny models on the whisper engine one after another, each
   prompted with the previous chunk's text); their JSON gives the transcribe stage's own time. Rows with
-  ``--context`` or ``--no-context`` only when named in ``--configs``.
+  ``--context``, ``--no-context`` or ``--compute-type int8_decoder`` only when named in ``--configs``.
 
 WER is counted over all the files together (``<stem>.forum.txt`` beside each file, or the manifest's first
 reference). Ratios are wall times against faster-whisper batched with the same model. Targets (not tests):
@@ -37,8 +37,9 @@ sys.path.insert(0, str(REPO))
 from pipeline.evaluate import read_hypothesis, read_reference, score, total  # noqa: E402
 
 CONFIGS = ("faster-whisper batched", "whisper CLI", "podscribe whisper", "podscribe ctranslate2",
-           "podscribe whisper --context", "podscribe whisper --no-context", "podscribe ctranslate2 --context")
-DEFAULT_CONFIGS = CONFIGS[:4]  # the context settings only when asked for (--configs)
+           "podscribe whisper --context", "podscribe whisper --no-context", "podscribe ctranslate2 --context",
+           "podscribe ctranslate2 --compute-type int8_decoder")
+DEFAULT_CONFIGS = CONFIGS[:4]  # the other settings only when asked for (--configs)
 BASELINE = "faster-whisper batched"
 
 
@@ -96,9 +97,9 @@ def child_faster_whisper(files: list[Path], model: str, device: str, out: Path) 
     """faster-whisper's own batched pipeline, as a user of WhisperX-style batching would run it."""
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-    from pipeline.asr.ctranslate2 import compute_type_for, cpu_threads, model_dir
+    from pipeline.asr.ctranslate2 import cpu_threads, model_dir, precision_for
 
-    whisper = WhisperModel(str(model_dir(model)), device=device, compute_type=compute_type_for("auto", device),
+    whisper = WhisperModel(str(model_dir(model)), device=device, compute_type=precision_for("auto", device)[1],
                            cpu_threads=cpu_threads(), local_files_only=True)
     pipeline = BatchedInferencePipeline(whisper)
     out.mkdir(parents=True, exist_ok=True)
@@ -150,7 +151,7 @@ def _row(r: Result, results: list[Result]) -> str:
     base = next((x for x in results if x.model == r.model and x.config == BASELINE), None)
     ratio = f"{r.wall_s / base.wall_s:6.2f}" if base else f"{'-':>6}"
     stage = f"{r.transcribe_s:8.1f}" if r.transcribe_s is not None else f"{'-':>8}"
-    return (f"{r.model:<8}{r.config:<36}{r.wall_s:8.1f}{r.rtf:7.3f}{r.cpu_s:8.1f}{r.peak_rss_mb:8.0f}{r.wer:7.1%}"
+    return (f"{r.model:<8}{r.config:<50}{r.wall_s:8.1f}{r.rtf:7.3f}{r.cpu_s:8.1f}{r.peak_rss_mb:8.0f}{r.wer:7.1%}"
             f"{ratio}{stage}")
 
 
@@ -184,7 +185,7 @@ def main() -> None:
     audio_s = sum(_duration(a) for a, _ in pairs)
     print(f"{len(pairs)} file(s), {audio_s:.1f} s of audio, device {args.device}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}; ratio = wall / {BASELINE}; podscribe diarizes")
-    print(f"{'model':<8}{'config':<36}{'wall s':>8}{'RTF':>7}{'cpu s':>8}{'RSS MB':>8}{'WER':>7}{'ratio':>6}{'asr s':>8}")
+    print(f"{'model':<8}{'config':<50}{'wall s':>8}{'RTF':>7}{'cpu s':>8}{'RSS MB':>8}{'WER':>7}{'ratio':>6}{'asr s':>8}")
     results = [r for model in args.models for r in measure(pairs, model, args.device, tuple(args.configs))]
     if args.out:
         args.out.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n")

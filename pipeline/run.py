@@ -222,17 +222,29 @@ class Transcriber:
     def _cache(self, cache_dir: str | Path, sha256: str, asr_options: TranscribeOptions) -> EpisodeCache:
         opts = self.options
         whisper_key = {"sha256": sha256, "model": asr_options.model_identity, "device": self.asr_device,
-                       # same words whatever the device and batch size; the context as used (words carried, or 0)
+                       # same words whatever the device and batch size; the context (words carried, or 0) and the compute type as used
                        "transcribe": asdict(asr_options) | {"device": None, "batch_size": None,
-                                                            "context": asr_options.with_context * CONTEXT_WORDS},
+                                                            "context": asr_options.with_context * CONTEXT_WORDS,
+                                                            "compute_type": self._precision()},
                        "chunk": asdict(opts.chunk)}
         diarize_key = {"sha256": sha256, "device": self.diarize_device, "enabled": opts.diarization,
                        "diarize": asdict(opts.diarize) | {"device": None}}
         return EpisodeCache(cache_dir, sha256, whisper_key, diarize_key)
 
+    def _precision(self) -> str:
+        """What the CTranslate2 engine runs at here (``auto`` resolved); the option as given for openai-whisper."""
+        opts = self.options.transcribe
+        if opts.engine != "ctranslate2":
+            return opts.compute_type
+        from pipeline.asr.ctranslate2 import precision_name
+
+        return precision_name(opts.compute_type, self.asr_device)
+
     def _models(self) -> dict[str, str]:
         opts = self.options.transcribe
         models = {"whisper": opts.model, "engine": opts.engine, "device": self.asr_device}
+        if opts.engine == "ctranslate2":
+            models["compute_type"] = self._precision()
         if self.options.diarization:
             models |= {"segmentation": "pyannote/segmentation-3.0", "embedding": "CAM++ (3D-Speaker, 192-d)"}
         return models

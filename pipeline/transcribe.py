@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 Progress = Optional[Callable[[int, int], None]]
 OnChunk = Optional[Callable[[Chunk, list[Segment]], None]]
-COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "float16", "float32")
+INT8_DECODER = "int8_decoder"  # the ctranslate2 engine's decoder in int8, its encoder in float32 (float16 on CUDA)
+COMPUTE_TYPES = ("auto", "int8", INT8_DECODER, "int8_float32", "int8_float16", "float16", "float32")
 # The most words of the chunk before that a chunk's prompt carries (about 65 tokens; whisper's own loop carries up to
 # 223). On the dev set 25 words lost tiny.en's quiet guest, 100 made base mishear a poem after a novel (README
 # "Previous-text context").
@@ -38,7 +39,7 @@ RESET_TEMPERATURE = 0.5  # a chunk decoded hotter than this passes no context on
 class TranscribeOptions:
     model: str = "base"
     engine: str = "whisper"
-    compute_type: str = "auto"  # ctranslate2 engine: auto is int8 on a CPU, float16 on CUDA
+    compute_type: str = "auto"  # ctranslate2 engine: see asr.ctranslate2.precision_for
     device: str = "auto"
     language: Optional[str] = None
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.asr import load_engine
-from pipeline.asr.ctranslate2 import CTranslate2Engine, compute_type_for, model_dir
+from pipeline.asr.ctranslate2 import CTranslate2Engine, model_dir, precision_for, precision_name
 from pipeline.cache import CACHE_DIRNAME
 from pipeline.errors import PodscribeError
 from pipeline.run import RunOptions, Transcriber
@@ -22,9 +22,13 @@ SAMPLE = REPO / "audio" / "samples" / "interview.flac"
 
 
 def test_compute_type_defaults_to_int8_on_cpu_and_float16_on_cuda():
-    assert compute_type_for("auto", "cpu") == "int8"
-    assert compute_type_for("auto", "cuda:0") == "float16"
-    assert compute_type_for("float32", "cuda") == "float32"
+    assert precision_for("auto", "cpu") == ("int8", "int8")  # (encoder, decoder)
+    assert precision_for("auto", "cuda:0") == ("float16", "float16")
+    assert precision_for("float32", "cuda") == ("float32", "float32")
+    assert precision_for("int8_decoder", "cpu") == ("float32", "int8")
+    assert precision_for("int8_decoder", "cuda") == ("float16", "int8_float16")
+    assert precision_name("int8_decoder", "cpu") == "float32 encoder, int8 decoder"
+    assert precision_name("auto", "cpu") == "int8" and precision_name("auto", "cuda") == "float16"
 
 
 def test_unknown_models_and_incomplete_directories_are_refused(tmp_path):
@@ -177,6 +181,27 @@ def test_the_engine_loads_the_store_directory_with_the_default_compute_type():
     try:
         assert engine.compute_type == "int8" and engine.model.model.compute_type.startswith("int8")  # int8_float32
         assert engine.batch_size == 8
+    finally:
+        engine.close()
+
+
+@pytest.mark.slow
+def test_int8_decoder_encodes_with_a_float32_load_of_the_same_weights():
+    import ctranslate2
+    import numpy as np
+
+    from pipeline.decode import decode
+
+    engine = CTranslate2Engine(TranscribeOptions(model="tiny.en", engine="ctranslate2", compute_type="int8_decoder"),
+                               "cpu")
+    try:
+        split = engine.model.model
+        assert split.compute_type.startswith("int8") and split._encoder.compute_type == "float32"
+        features = engine.model.feature_extractor(decode(SAMPLE).samples[:30 * 16000])[:, :3000]
+        window = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None]))
+        encoded = np.asarray(split.encode(window))
+        assert np.array_equal(encoded, np.asarray(split._encoder.encode(window)))
+        assert not np.array_equal(encoded, np.asarray(split._decoder.encode(window))), "int8 encodes differently"
     finally:
         engine.close()
 

@@ -113,6 +113,19 @@ def test_the_context_as_used_is_the_cache_key_not_how_it_was_asked_for(episode, 
     assert (record.decoded == []) is shared
 
 
+@pytest.mark.parametrize("compute_type, shared", [("int8", True), ("int8_decoder", False), ("float32", False)])
+def test_the_ctranslate2_precision_as_used_is_the_cache_key(episode, tmp_path, compute_type, shared):
+    """On a CPU ``auto`` is int8: it shares int8's results, and no other precision's."""
+    cache = tmp_path / CACHE_DIRNAME
+    at = lambda value: replace(OPTIONS, transcribe=replace(OPTIONS.transcribe, engine="ctranslate2", device="cpu",
+                                                           compute_type=value))
+    first = transcriber(Record(), at("auto")).run(episode, cache_dir=cache)
+    assert first.models["compute_type"] == "int8"
+    record = Record()
+    transcriber(record, at(compute_type)).run(episode, cache_dir=cache)
+    assert (record.decoded == []) is shared
+
+
 def test_transcript_records_source_language_and_timings(episode):
     transcript = transcriber(Record()).run(episode)
     assert transcript.source == str(episode) and transcript.language == "en"

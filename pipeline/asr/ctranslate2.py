@@ -1,8 +1,10 @@
 """The CTranslate2 engine: faster-whisper's decoding loop per chunk, first windows encoded and decoded as a batch.
 
 It runs the store's CTranslate2 directories (``models/ct2-<name>``, the files the whisper checkpoints are
-converted from) with no conversion: int8 on a CPU and float16 on CUDA unless ``compute_type`` says
-otherwise. Every hook into faster-whisper's internals lives here and was written for
+converted from) with no conversion: int8 on a CPU and float16 on CUDA unless ``compute_type`` says otherwise
+(``precision_for``; ``int8_decoder`` keeps the encoder in float32).
+
+Every hook into faster-whisper's internals lives here and was written for
 ``FASTER_WHISPER_VERSION`` (pinned in pyproject.toml; ``tests/test_pins.py`` fails when the installed
 version differs):
 
@@ -11,6 +13,7 @@ version differs):
   hallucination-silence rule); it is handed the chunk's slice of the batch's encoder output;
 - ``_serving`` stands in for the CTranslate2 model while that loop runs, answering its first
   temperature-0 ``generate`` call with the result decoded ahead in the batch;
+- ``_EncoderApart`` takes the place of ``WhisperModel.model`` when the encoder runs at another precision;
 - ``WhisperModel.get_prompt``, ``encode`` and ``feature_extractor``, faster-whisper's ``Tokenizer``,
   ``TranscriptionOptions`` and ``get_suppressed_tokens`` build exactly what that loop would.
 """
@@ -23,6 +26,7 @@ from typing import Sequence
 
 from pipeline.asr import make_segment, redecode_reason, slice_audio
 from pipeline.errors import PodscribeError
+from pipeline.transcribe import INT8_DECODER
 from pipeline.types import Audio, Chunk, Segment
 
 log = logging.getLogger(__name__)
@@ -39,11 +43,23 @@ ENCODE_GROUP_CPU = 1
 MAX_INITIAL_TIMESTAMP_S = 1.0  # as whisper's and faster-whisper's transcribe
 
 
-def compute_type_for(compute_type: str, device: str) -> str:
-    """``auto``: int8 on a CPU, float16 on CUDA; anything else as given."""
-    if compute_type != "auto":
-        return compute_type
-    return "float16" if device.startswith("cuda") else "int8"
+def precision_for(compute_type: str, device: str) -> tuple[str, str]:
+    """The (encoder, decoder) compute types. ``auto``: int8 on a CPU, float16 on CUDA. ``int8_decoder``: the
+    decoder in int8 and the encoder in float32 (float16 on CUDA); on a CPU as fast as int8 and on the dev set
+    0.4 WER points better with base, at about 600 MB more peak memory (README "Engines"). Anything else: that
+    type for both."""
+    cuda = device.startswith("cuda")
+    if compute_type == "auto":
+        return ("float16", "float16") if cuda else ("int8", "int8")
+    if compute_type == INT8_DECODER:
+        return ("float16", "int8_float16") if cuda else ("float32", "int8")
+    return compute_type, compute_type
+
+
+def precision_name(compute_type: str, device: str) -> str:
+    """``int8``, or ``float32 encoder, int8 decoder`` when they differ (the transcript's models, the cache key)."""
+    encoder, decoder = precision_for(compute_type, device)
+    return decoder if encoder == decoder else f"{encoder} encoder, {decoder} decoder"
 
 
 def cpu_threads() -> int:
@@ -60,8 +76,9 @@ class CTranslate2Engine:
     def __init__(self, options, device: str, model=None):
         self.options = options
         self.device = device
-        self.compute_type = compute_type_for(options.compute_type, device)
-        self.model = model if model is not None else load(options.model, device, self.compute_type)
+        self.encoder_type, self.compute_type = precision_for(options.compute_type, device)
+        self.model = model if model is not None else load(options.model, device, self.compute_type,
+                                                          self.encoder_type)
         self.batch_size = AUTO_BATCH_CUDA if device.startswith("cuda") else AUTO_BATCH_CPU
 
     def detect_language(self, audio: Audio, chunks: Sequence[Chunk]) -> str:
@@ -248,20 +265,46 @@ def model_dir(model: str) -> Path:
                          "directory")
 
 
-def load(model: str, device: str, compute_type: str):
-    """faster-whisper's ``WhisperModel`` on the local directory (never the hub)."""
+def load(model: str, device: str, compute_type: str, encoder_type: str = ""):
+    """faster-whisper's ``WhisperModel`` on the local directory (never the hub), at ``compute_type``; with another
+    ``encoder_type``, the same weights are loaded a second time at that precision to encode (``_EncoderApart``)."""
     path = model_dir(model)
     try:
         from faster_whisper import WhisperModel
     except ImportError:
         raise PodscribeError("--engine ctranslate2 needs faster-whisper: pip install 'podscribe[ctranslate2]'") from None
 
+    where = dict(device="cuda" if device.startswith("cuda") else "cpu", device_index=_device_index(device))
+    whisper = _loading(path, compute_type, device, lambda: WhisperModel(
+        str(path), compute_type=compute_type, cpu_threads=cpu_threads(), local_files_only=True, **where))
+    if encoder_type and encoder_type != compute_type:
+        import ctranslate2
+
+        encoder = _loading(path, encoder_type, device, lambda: ctranslate2.models.Whisper(
+            str(path), compute_type=encoder_type, intra_threads=cpu_threads(), **where))
+        whisper.model = _EncoderApart(whisper.model, encoder)
+    return whisper
+
+
+def _loading(path: Path, compute_type: str, device: str, make):
     try:
-        return WhisperModel(str(path), device="cuda" if device.startswith("cuda") else "cpu",
-                            device_index=_device_index(device), compute_type=compute_type,
-                            cpu_threads=cpu_threads(), local_files_only=True)
+        return make()
     except (ValueError, RuntimeError) as exc:  # a compute type the device lacks; a CUDA driver too old
         raise PodscribeError(f"cannot load {path} with compute type {compute_type} on {device}: {exc}") from None
+
+
+class _EncoderApart:
+    """The CTranslate2 model, with ``encode`` answered by a second load of the same weights at another
+    precision; everything that decodes (``generate``, ``align``, ``detect_language``) is the first's."""
+
+    def __init__(self, decoder, encoder):
+        self._decoder, self._encoder = decoder, encoder
+
+    def encode(self, features, to_cpu: bool = False):
+        return self._encoder.encode(features, to_cpu=to_cpu)
+
+    def __getattr__(self, name):
+        return getattr(self._decoder, name)
 
 
 def _device_index(device: str) -> int:
