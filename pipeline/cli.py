@@ -79,7 +79,7 @@ def _batch_size(value: str) -> int | str:
 @click.option("--compute-type", type=click.Choice(COMPUTE_TYPES),
               default="auto", show_default=True,
               help="CTranslate2 engine precision; auto is int8 on a CPU, float16 on a GPU; int8_decoder keeps the "
-                   "encoder in float32 (as fast on a CPU, a little more accurate, about 600 MB more memory).")
+                   "encoder in float32 (as fast on a CPU, a little more accurate, a few hundred MB more memory; see README).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where the models run; auto takes the GPU when torch sees one.")
 @click.option("-f", "--format", "formats", multiple=True, default=("all",), show_default=True,
