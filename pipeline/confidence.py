@@ -44,12 +44,12 @@ def uncertain(word: Word, segment: Segment, options) -> bool:
     return zipf(word.text, tuple(options.vocabulary)) < options.rare_below_zipf
 
 
-CRAMMED_BELOW_S = 0.05  # twenty words a second
+CRAMMED_BELOW_S = 0.05  # twenty words a second, a pace no one speaks at
 
 
-def crammed(words: Sequence[Word], below_s: float = CRAMMED_BELOW_S) -> list[bool]:
+def crammed(words: Sequence[Word], below_s: float) -> list[bool]:
     """Per word of one segment, in order: whether it and a neighbour were given less than ``below_s`` each
-    (0.05 s: twenty words a second, a pace no one speaks at). Gaps are never crammed."""
+    (``CRAMMED_BELOW_S`` by default in ``MergeOptions`` and ``coverage.guard``). Gaps are never crammed."""
     flags = [False] * len(words)
     for i in range(len(words) - 1):
         first, second = words[i], words[i + 1]
