@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from pipeline.files import atomic_write_text  # noqa: E402
 from pipeline.evaluate import read_hypothesis, read_reference, score, total  # noqa: E402
-from pipeline.evaluate.cli import Pair, read_manifest  # noqa: E402
+from pipeline.evaluate.manifest import Pair, read_manifest  # noqa: E402
 from pipeline.evaluate.lost import dropped_words, lost_speech  # noqa: E402
 
 SYSTEMS = ("podscribe", "whisper")

@@ -26,12 +26,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipeline.evaluate import read_hypothesis, read_reference, score, total  # noqa: E402
-from pipeline.evaluate.lost import dropped_words, lost_speech, union  # noqa: E402
-from pipeline.evaluate.metrics import speaker_turns  # noqa: E402
+from pipeline.evaluate.lost import NEAR_S, dropped_words, lost_speech, outside_speech  # noqa: E402
 
 SOURCES = ("energy", "speech")
 COLLAR_S = 0.25
-NEAR_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -44,13 +42,6 @@ class Row:
     dropped: int
     outside: int
     asr_s: float
-
-
-def outside_speech(ref, hyp, near_s: float = NEAR_S) -> int:
-    """Hypothesis words whose middle lies more than ``near_s`` from every stretch of reference speech."""
-    speech = union([(t.start_s - near_s, t.end_s + near_s) for t in speaker_turns(ref)])
-    middles = [(w.start_s + w.end_s) / 2 for w in hyp.words if w.start_s is not None and w.end_s is not None]
-    return sum(1 for m in middles if not any(a <= m <= b for a, b in speech))
 
 
 def transcribe_missing(pairs, model: str, source: str, out: Path) -> None:

@@ -97,7 +97,7 @@ def child_faster_whisper(files: list[Path], model: str, device: str, out: Path) 
     """faster-whisper's own batched pipeline, as a user of WhisperX-style batching would run it."""
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-    from pipeline.asr.ctranslate2 import cpu_threads, model_dir, precision_for
+    from pipeline.asr.faster_whisper import cpu_threads, model_dir, precision_for
 
     whisper = WhisperModel(str(model_dir(model)), device=device, compute_type=precision_for("auto", device)[1],
                            cpu_threads=cpu_threads(), local_files_only=True)
@@ -163,7 +163,7 @@ def pairs_from(args) -> list[tuple[Path, Path]]:
         sample = REPO / "audio/samples/interview.flac"
         print(f"no dev set manifest ({manifest}): using the bundled sample", file=sys.stderr)
         return [(sample, sample.with_name("interview.forum.txt"))]
-    from pipeline.evaluate.cli import read_manifest
+    from pipeline.evaluate.manifest import read_manifest
 
     return [(p.audio, next(r for r in p.references if r.name.endswith(".forum.txt"))) for p in read_manifest(manifest)]
 

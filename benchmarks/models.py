@@ -13,7 +13,7 @@ import time
 
 
 def _row(name: str) -> tuple:
-    from pipeline.asr import whisper as whisper_engine
+    from pipeline.asr import openai_whisper as whisper_engine
     from pipeline.store import registry as models
 
     started = time.perf_counter()
@@ -29,7 +29,7 @@ def _row(name: str) -> tuple:
 def main() -> None:
     import whisper  # noqa: F401  import cost is not conversion time
 
-    from pipeline.store import ct2, registry as models  # noqa: F401
+    from pipeline.store import ct2_convert as ct2, registry as models  # noqa: F401
 
     header = ("model", "convert s", "load s", "file MB", "params")
     rows = []

@@ -41,7 +41,7 @@ def long_episode(files: list[str]):
 def child(mode: str, engine: str, model: str, files: list[str], out: Path) -> None:
     import torch
 
-    import pipeline.asr.ctranslate2 as ct2
+    import pipeline.asr.faster_whisper as ct2
     from pipeline.asr import load_engine
     from pipeline.chunk import ChunkOptions, envelope_db, plan_chunks
     from pipeline.diarization.diarize import DiarizeOptions, PyannoteDiarizer
@@ -108,7 +108,7 @@ def main() -> None:
 def _default_files() -> list[Path]:
     dev = REPO / "audio/dev/manifest.toml"
     if dev.is_file():
-        from pipeline.evaluate.cli import read_manifest
+        from pipeline.evaluate.manifest import read_manifest
 
         return [p.audio for p in read_manifest(dev)]
     return [REPO / "audio/samples/interview.flac"] * 4

@@ -35,7 +35,7 @@ from pipeline.merge import MergeOptions  # noqa: E402
 from pipeline.types import Word  # noqa: E402
 from pipeline.evaluate import read_hypothesis, read_reference  # noqa: E402
 from pipeline.evaluate.calibration import judge  # noqa: E402
-from pipeline.evaluate.cli import read_manifest  # noqa: E402
+from pipeline.evaluate.manifest import read_manifest  # noqa: E402
 from pipeline.evaluate.metrics import align, get_normalizer, tokens  # noqa: E402
 
 SHARES = (0.05, 0.10, 0.15)

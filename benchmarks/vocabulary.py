@@ -2,7 +2,7 @@
 
 Runs podscribe's own transcriber (``pipeline.run.Transcriber``, no diarization, no cache) on
 audio/samples/interview.flac twice per model: with no vocabulary, and with the names that
-:func:`pipeline.library.vocabulary.names_from` picks out of the show title and the show notes below, as
+:func:`pipeline.library.show_notes.names_from` picks out of the show title and the show notes below, as
 ``podscribe feed`` passes them (``Transcriber.run(..., vocabulary=names)``). Prints WER against
 interview.txt and, per name, how often the reference and each run say it.
 
@@ -28,7 +28,7 @@ def main(models: list[str]) -> None:
     import jiwer
 
     from pipeline.evaluate.metrics import get_normalizer
-    from pipeline.library.vocabulary import names_from
+    from pipeline.library.show_notes import names_from
     from pipeline.run import RunOptions, Transcriber
     from pipeline.transcribe import TranscribeOptions
 

@@ -36,7 +36,7 @@ def quantized(model):
 def child(variant: str, model: str, files: list[str], out: Path) -> None:
     import torch  # before pipeline, whose OMP_WAIT_POLICY default must not reach the other variants' libgomp
 
-    from pipeline.asr.whisper import WhisperEngine, load
+    from pipeline.asr.openai_whisper import WhisperEngine, load
     from pipeline.run import RunOptions, Transcriber
     from pipeline.transcribe import TranscribeOptions
     from pipeline.writers import write_all

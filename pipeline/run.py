@@ -236,7 +236,7 @@ class Transcriber:
         opts = self.options.transcribe
         if opts.engine != "ctranslate2":
             return opts.compute_type
-        from pipeline.asr.ctranslate2 import precision_name
+        from pipeline.asr.faster_whisper import precision_name
 
         return precision_name(opts.compute_type, self.asr_device)
 

@@ -39,7 +39,7 @@ RESET_TEMPERATURE = 0.5  # a chunk decoded hotter than this passes no context on
 class TranscribeOptions:
     model: str = "base"
     engine: str = "whisper"
-    compute_type: str = "auto"  # ctranslate2 engine: see asr.ctranslate2.precision_for
+    compute_type: str = "auto"  # ctranslate2 engine: see asr.faster_whisper.precision_for
     device: str = "auto"
     language: Optional[str] = None
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)

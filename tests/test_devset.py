@@ -9,7 +9,7 @@ from benchmarks.devset import (Built, Line, Music, Placed, forum_text, layout, m
                                regions_of, rttm_text)
 from benchmarks import devset_scripts as scripts
 from pipeline.evaluate import read_reference
-from pipeline.evaluate.cli import read_manifest
+from pipeline.evaluate.manifest import read_manifest
 from pipeline.evaluate.lost import lost_speech, lost_speech_spans
 
 
@@ -126,7 +126,7 @@ def test_dropped_words_counts_runs_of_deletions_by_the_words_alone(tmp_path):
 
 
 def test_words_outside_reference_speech_are_counted(tmp_path):
-    from benchmarks.chunking import outside_speech
+    from pipeline.evaluate.lost import outside_speech
     from pipeline.evaluate import read_hypothesis
 
     (tmp_path / "r.rttm").write_text("SPEAKER r 1 10.0 5.0 <NA> <NA> A <NA> <NA>\n")

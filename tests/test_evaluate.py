@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from pipeline.errors import PodscribeError
 from pipeline.evaluate import DocWord, Document, score, sweep
 from pipeline.evaluate.calibration import JudgedWord, calibrate
-from pipeline.evaluate.cli import evaluate, read_manifest
+from pipeline.evaluate.cli import evaluate
+from pipeline.evaluate.manifest import read_manifest
 from pipeline.evaluate.metrics import get_normalizer
 from pipeline.types import SpeakerTurn
 from pipeline.writers import json_format

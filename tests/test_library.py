@@ -16,7 +16,7 @@ from pipeline.library.cli import parse_size
 from pipeline.library.download import DownloadOptions, check_url, is_url
 from pipeline.library.feed import parse_feed
 from pipeline.library.names import episode_name, safe_filename, safe_join, slugify
-from pipeline.library.vocabulary import names_from
+from pipeline.library.show_notes import names_from
 from pipeline.run import RunOptions
 from pipeline.transcribe import TranscribeOptions
 from pipeline.writers import parse_formats, podcast_json

@@ -15,7 +15,7 @@ import wave
 import numpy as np
 import pytest
 
-from pipeline.asr import whisper as whisper_engine
+from pipeline.asr import openai_whisper as whisper_engine
 from pipeline.files import file_sha256
 from pipeline.store import registry as models
 from tests import assets

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.asr.ctranslate2 import CTRANSLATE2_VERSION, FASTER_WHISPER_VERSION
-from pipeline.asr.whisper import WHISPER_VERSION
+from pipeline.asr.faster_whisper import CTRANSLATE2_VERSION, FASTER_WHISPER_VERSION
+from pipeline.asr.openai_whisper import WHISPER_VERSION
 from pipeline.diarization.diarize import PYANNOTE_VERSION
 
 REPO = Path(__file__).resolve().parent.parent

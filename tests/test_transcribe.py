@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.errors import PodscribeError
 from pipeline.asr import copied_run, make_segment, redecode_reason, repetition_loop
-from pipeline.asr.whisper import AUTO_BATCH_CPU, AUTO_BATCH_CUDA, WhisperEngine
+from pipeline.asr.openai_whisper import AUTO_BATCH_CPU, AUTO_BATCH_CUDA, WhisperEngine
 from pipeline.coverage import guard
 from pipeline.transcribe import CONTEXT_WORDS, TranscribeOptions, batch_size_for, context_words, transcribe
 from pipeline.types import Chunk
@@ -197,7 +197,7 @@ def test_batch_path_gives_the_sequential_words(sequential, episode, caplog):
     audio, chunks, engine = episode
     expected = sequential
     reported = []
-    with caplog.at_level(logging.WARNING, logger="pipeline.asr.whisper"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.asr.openai_whisper"):
         options = TranscribeOptions(model="tiny.en", batch_size=5, context=False)
         per_chunk = transcribe(engine, audio, chunks, options, "en", done={0: expected[0]},
                                on_chunk=lambda c, s: reported.append((c.index, s)))

@@ -42,11 +42,11 @@ class AsrEngine(Protocol):
 def load_engine(options, device: str) -> AsrEngine:
     """The engine ``options.engine`` names, with ``options.model`` loaded on ``device``."""
     if options.engine == "whisper":
-        from pipeline.asr.whisper import WhisperEngine
+        from pipeline.asr.openai_whisper import WhisperEngine
 
         return WhisperEngine(options, device)
     if options.engine == "ctranslate2":
-        from pipeline.asr.ctranslate2 import CTranslate2Engine
+        from pipeline.asr.faster_whisper import CTranslate2Engine
 
         return CTranslate2Engine(options, device)
     raise PodscribeError(f"unknown engine {options.engine!r}: use {' or '.join(ENGINES)}")

@@ -4,33 +4,19 @@ Exit codes: 0 scored, 1 a file could not be read or scored (one-line error), 2 u
 """
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import click
 
 from pipeline.errors import PodscribeError
+from pipeline.evaluate.manifest import read_manifest
 from pipeline.evaluate.readers import FORMATS as _FORMATS
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Pair:
-    """One manifest entry: the audio, its reference file(s) and, if given, its hypothesis."""
-
-    audio: Path
-    references: tuple[Path, ...]
-    hypothesis: Optional[Path] = None
-
-    @property
-    def name(self) -> str:
-        return self.audio.stem
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -134,47 +120,3 @@ def _transcript_of(audio: Path, outputs_dir: Path) -> Path:
     click.echo(f"{audio.name}: no transcript at {path}; transcribing", err=True)
     transcript = Transcriber(RunOptions()).run(audio)
     return write_all(transcript, outputs_dir, ("json",))[0]
-
-
-def read_manifest(path: Path) -> list[Pair]:
-    """``[[episode]]`` tables (audio, reference: path or list, hypothesis) in TOML, or CSV rows (header optional).
-
-    Relative paths are relative to the manifest's folder; in CSV several references are joined by ``;``.
-    """
-    if not path.is_file():
-        raise PodscribeError(f"manifest {path}: no such file")
-    entries = _toml_entries(path) if path.suffix.lower() == ".toml" else _csv_entries(path)
-    if not entries:
-        raise PodscribeError(f"manifest {path}: no episodes in it")
-    return [_pair(path, e, n) for n, e in enumerate(entries, 1)]
-
-
-def _toml_entries(path: Path) -> list[dict]:
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PodscribeError(f"manifest {path}: not valid TOML ({exc})") from None
-    return list(data.get("episode", data.get("episodes", [])))
-
-
-def _csv_entries(path: Path) -> list[dict]:
-    rows = [r for r in csv.reader(path.read_text(encoding="utf-8").splitlines()) if r and not r[0].startswith("#")]
-    if rows and [c.strip().lower() for c in rows[0][:2]] == ["audio", "reference"]:
-        header, rows = [c.strip().lower() for c in rows[0]], rows[1:]
-    else:
-        header = ["audio", "reference", "hypothesis"]
-    return [{k: v.strip() for k, v in zip(header, r) if v.strip()} for r in rows]
-
-
-def _pair(manifest: Path, entry: dict, n: int) -> Pair:
-    if not isinstance(entry, dict) or not entry.get("audio") or not entry.get("reference"):
-        raise PodscribeError(f"manifest {manifest}: episode {n} needs an audio and a reference")
-    refs = entry["reference"]
-    refs = refs.split(";") if isinstance(refs, str) else list(refs)
-    base = manifest.parent
-    hyp = entry.get("hypothesis")
-    return Pair(base / entry["audio"], tuple(base / r.strip() for r in refs), base / hyp if hyp else None)

@@ -14,6 +14,7 @@ from pipeline.evaluate.metrics import Scores, speaker_turns
 
 PAD_S = 0.5
 MIN_S = 1.0
+NEAR_S = 0.5  # outside_speech: a word this far from every stretch of reference speech lies outside it
 
 Span = tuple[float, float]
 
@@ -83,3 +84,11 @@ def dropped_words(scores: Scores, min_run: int = 5) -> int:
             continue
         total, run = total + (run if run >= min_run else 0), 0
     return total
+
+
+def outside_speech(ref: Document, hyp: Document, near_s: float = NEAR_S) -> int:
+    """Hypothesis words whose middle lies more than ``near_s`` from every stretch of reference speech (words on
+    music or silence: insertions there)."""
+    speech = union([(t.start_s - near_s, t.end_s + near_s) for t in speaker_turns(ref)])
+    middles = [(w.start_s + w.end_s) / 2 for w in hyp.words if w.start_s is not None and w.end_s is not None]
+    return sum(1 for m in middles if not any(a <= m <= b for a, b in speech))

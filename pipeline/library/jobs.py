@@ -17,7 +17,7 @@ from pipeline.library.catalog import EpisodeRecord
 from pipeline.library.download import check_url, is_url
 from pipeline.library.feed import Episode, Feed
 from pipeline.library.names import safe_filename, safe_join, slugify
-from pipeline.library.vocabulary import names_from
+from pipeline.library.show_notes import names_from
 
 #: what a folder given on the command line is searched for (any of them ffmpeg reads)
 AUDIO_EXTENSIONS = frozenset(".mp3 .m4a .m4b .aac .wav .flac .ogg .oga .opus .wma .aiff .aif .mp4 .m4v .mov .mkv "

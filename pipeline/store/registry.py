@@ -158,8 +158,8 @@ def prepare(name: str) -> Path:
         )
     store = models_dir()
     final = store / spec.output
-    if spec.kind == "ct2":  # a directory: pipeline/store/ct2_dir.py
-        from pipeline.store.ct2_dir import build
+    if spec.kind == "ct2":  # a directory: pipeline/store/ct2_copy.py
+        from pipeline.store.ct2_copy import build
 
         return build(spec, final, _locate, _manifest().get(name, {}).get("files", {}))
     started = time.perf_counter()
@@ -169,7 +169,7 @@ def prepare(name: str) -> Path:
 
 
 def _ct2_ready(path: Path) -> bool:
-    from pipeline.store.ct2_dir import is_ready
+    from pipeline.store.ct2_copy import is_ready
 
     return is_ready(path)
 
@@ -179,7 +179,7 @@ def _build(spec: ModelSpec, fh) -> None:
     if spec.kind == "whisper":
         import torch
 
-        from pipeline.store.ct2 import convert_whisper
+        from pipeline.store.ct2_convert import convert_whisper
 
         config = _locate(spec.config) if spec.config else None
         # Saving to a file object keeps the archive's inner folder name fixed

@@ -247,7 +247,7 @@ class _serving:
 
 def model_dir(model: str) -> Path:
     """The CTranslate2 directory for ``model``: a directory path, or the store's ``ct2-<model>``."""
-    from pipeline.store.ct2_dir import is_ready
+    from pipeline.store.ct2_copy import is_ready
     from pipeline.store.registry import ensure, registry
 
     path = Path(model).expanduser()

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.store import ct2, registry as models
+from pipeline.store import ct2_convert as ct2, registry as models
 from pipeline.errors import PodscribeError
-from pipeline.asr import whisper as whisper_engine
+from pipeline.asr import openai_whisper as whisper_engine
 from pipeline.files import file_sha256
 
 DTYPE_IDS = {torch.float32: 0, torch.int8: 1, torch.int16: 2, torch.int32: 3, torch.float16: 4, torch.bfloat16: 5}

@@ -179,7 +179,7 @@ def _load_file(path: str, device: str):
     import torch
     from whisper.model import ModelDimensions, Whisper
 
-    from pipeline.store.ct2 import alignment_heads_dump
+    from pipeline.store.ct2_convert import alignment_heads_dump
 
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)

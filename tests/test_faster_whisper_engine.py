@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from pipeline.asr import load_engine
-from pipeline.asr.ctranslate2 import CTranslate2Engine, model_dir, precision_for, precision_name
+from pipeline.asr.faster_whisper import CTranslate2Engine, model_dir, precision_for, precision_name
 from pipeline.cache import CACHE_DIRNAME
 from pipeline.errors import PodscribeError
 from pipeline.run import RunOptions, Transcriber
 from pipeline.store import registry
-from pipeline.store.ct2_dir import build, is_ready
+from pipeline.store.ct2_copy import build, is_ready
 from pipeline.transcribe import TranscribeOptions
 from pipeline.types import Transcript
 
@@ -218,7 +218,7 @@ def test_windows_encoded_one_at_a_time_match_the_batch(monkeypatch):
     decoded together."""
     import numpy as np
 
-    from pipeline.asr import ctranslate2 as engine_module
+    from pipeline.asr import faster_whisper as engine_module
     from pipeline.decode import decode
 
     engine = CTranslate2Engine(TranscribeOptions(model="tiny.en", engine="ctranslate2"), "cpu")
