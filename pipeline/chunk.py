@@ -70,7 +70,8 @@ def threshold_for(env_db: np.ndarray, options: ChunkOptions) -> float:
     return options.silence_db if options.silence_db is not None else silence_threshold_db(env_db)
 
 
-def speech_regions(env_db: np.ndarray, frame_s: float, threshold_db: float, min_silence_s: float) -> list[tuple[float, float]]:
+def speech_regions(env_db: np.ndarray, frame_s: float, threshold_db: float,
+                   min_silence_s: float) -> list[tuple[float, float]]:
     """Spans of sound separated by silences of at least ``min_silence_s``."""
     loud = np.flatnonzero(env_db >= threshold_db)
     if loud.size == 0:

@@ -100,7 +100,8 @@ def _mostly_crammed(words: Sequence[Word], below_s: float) -> bool:
     return count >= 2 and 2 * count >= len(words)
 
 
-def uncovered(speech: Sequence[Span], words: Sequence[Word], options: CoverageOptions = CoverageOptions()) -> list[Span]:
+def uncovered(speech: Sequence[Span], words: Sequence[Word],
+              options: CoverageOptions = CoverageOptions()) -> list[Span]:
     """Stretches of speech no word covers: a whole stretch of speech of at least ``min_island_s`` with no word's
     middle in it (a one-word backchannel: Whisper stretches the words around it over the pauses, so their
     edges are no evidence), or a part of a stretch that no word (widened by ``slack_s``) covers, longer than

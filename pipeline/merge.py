@@ -17,7 +17,8 @@ class MergeOptions:
     uncertain_below: float = 0.62  # word probability under which a word is marked [?] (README: "[?] signals")
     rare_below_zipf: Optional[float] = None  # a word rarer in English than this (wordfreq Zipf) ...
     rare_uncertain_below: float = 0.9  # ... is marked under this probability (pipeline/confidence.py)
-    crammed_below_s: float = CRAMMED_BELOW_S  # two words in a row given less than this each are marked (confidence.crammed)
+    # two words in a row given less than this each are marked (confidence.crammed)
+    crammed_below_s: float = CRAMMED_BELOW_S
     vocabulary: tuple[str, ...] = ()  # terms that are never rare
     max_pause_s: float = 3.0  # a longer pause starts a new paragraph even for the same speaker
     speaker_names: tuple[str, ...] = ()

@@ -12,20 +12,34 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from pipeline.asr import AsrEngine, load_engine
-from pipeline.cache import EpisodeCache
+from pipeline.asr.options import CONTEXT_WORDS, TranscribeOptions
+from pipeline.cache import EpisodeCache, key_digest
 from pipeline.chunk import ChunkOptions, envelope_db, plan_chunks, threshold_for
-from pipeline.coverage import (RETRY_INDEX, SECOND_ROUND, CoverageOptions, gaps, guard, merge_spans, misplaced,
-                               recovered, retry_plan, uncovered, untried, without)
+from pipeline.coverage import (
+    RETRY_INDEX,
+    SECOND_ROUND,
+    CoverageOptions,
+    gaps,
+    guard,
+    merge_spans,
+    misplaced,
+    recovered,
+    retry_plan,
+    uncovered,
+    untried,
+    without,
+)
 from pipeline.decode import decode
 from pipeline.device import resolve_device
 from pipeline.diarization import Diarizer
 from pipeline.diarization.diarize import DiarizeOptions
+from pipeline.errors import PodscribeError
 from pipeline.merge import MergeOptions, merge, relabel_turns
 from pipeline.seam import join, snap_to_sound
-from pipeline.transcribe import CONTEXT_WORDS, TranscribeOptions, language_code, transcribe
+from pipeline.transcribe import language_code, transcribe
 from pipeline.types import Audio, Chunk, Diarization, Segment, Transcript
 from pipeline.vocabulary import beside, unique
 from pipeline.voices.match import MatchOptions, name_speakers, record
@@ -48,6 +62,30 @@ class RunOptions:
     diarization: bool = True
     voices: tuple[Voice, ...] = ()  # enrolled voices that name the speakers they match (pipeline.voices)
     match: MatchOptions = field(default_factory=MatchOptions)
+
+    def __post_init__(self) -> None:
+        speakers = (self.diarize.num_speakers, self.diarize.min_speakers, self.diarize.max_speakers)
+        if not self.diarization and any(n is not None for n in speakers):
+            raise PodscribeError("a number of speakers needs diarization: drop --no-diarize")
+
+    def identity(self) -> dict:
+        """What makes two runs the same run: every option that changes the transcript, ``auto`` resolved (the
+        previous-text context as the words it carries), the model file by path, size and time, and the enrolled
+        voices by a digest. The one definition the catalog (is an episode done with these options?), the resume
+        cache (are these chunks and this diarization reusable?) and the transcript's record read. The batch size
+        changes no word and is left out; the device as asked (the cache adds the one used)."""
+        transcribe = self.transcribe
+        return {
+            "chunk": asdict(self.chunk),
+            "transcribe": asdict(transcribe) | {"model": transcribe.model_identity, "batch_size": None,
+                                                 "context": CONTEXT_WORDS if transcribe.with_context else 0},
+            "diarize": asdict(self.diarize),
+            "merge": asdict(self.merge),
+            "coverage": asdict(self.coverage),
+            "diarization": self.diarization,
+            "voices": voices_digest(self.voices),
+            "match": asdict(self.match),
+        }
 
 
 def pyannote_diarizer(options: DiarizeOptions, device: str) -> Diarizer:
@@ -79,7 +117,10 @@ class Transcriber:
         _tick(progress, "decode", 1, 1)
         terms = unique(self.options.transcribe.vocabulary + tuple(vocabulary) + beside(path))
         asr_options = replace(self.options.transcribe, vocabulary=terms)
-        cache = self._cache(cache_dir, audio.sha256, asr_options) if cache_dir is not None else None
+        episode_options = replace(self.options, transcribe=asr_options,
+                                  merge=replace(self.options.merge, vocabulary=terms))
+        identity = episode_options.identity()
+        cache = self._cache(cache_dir, audio.sha256, identity) if cache_dir is not None else None
         diar = _timed(timings, "diarize", lambda: self._cached_diarize(audio, cache, progress))
         env = envelope_db(audio.samples, audio.sample_rate, self.options.chunk.frame_s)
         chunks = _timed(timings, "chunk", lambda: plan_chunks(env, self.options.chunk, diar.speech))
@@ -91,7 +132,7 @@ class Transcriber:
         segments = snap_to_sound(join(chunks, guarded), loud, self.options.chunk.frame_s)
         segments = _timed(timings, "coverage", lambda: self._cover(audio, diar.speech, segments, language,
                                                                   asr_options, cache))
-        merge_options = replace(self.options.merge, vocabulary=terms)
+        merge_options = episode_options.merge
         enrolled = {v.name: v.embeddings for v in self.options.voices}
         matches = name_speakers(diar.centroids, enrolled, self.options.match)
         known = {} if self.options.merge.speaker_names else {raw: m.name for raw, m in matches.items() if m.name}
@@ -100,7 +141,7 @@ class Transcriber:
             episode=Path(path).stem, sha256=audio.sha256, duration_s=audio.duration_s, language=language,
             turns=turns, segments=tuple(s for s in segments if not s.words[0].gap),
             speaker_turns=relabel_turns(diar.turns, labels, known), models=self._models(),
-            options=_options_dict(replace(self.options, transcribe=asr_options)),
+            options=identity,
             timings_s={k: round(v, 3) for k, v in timings.items()}, source=str(path), speech=diar.speech,
             voices=record(matches, labels, self.options.match) if self.options.voices else {},
         )
@@ -117,7 +158,8 @@ class Transcriber:
         wrong = misplaced(segments, found)
         if wrong:
             log.warning("%s: %d word(s) found again elsewhere by the retries, decoding their time again: %s",
-                        Path(audio.path).name, len(wrong), " ".join(w.text for w in sorted(wrong, key=lambda w: w.start_s)))
+                        Path(audio.path).name, len(wrong),
+                        " ".join(w.text for w in sorted(wrong, key=lambda w: w.start_s)))
             segments = without(segments, wrong)
             again = untried(uncovered(speech, [w for s in segments + found for w in s.words], coverage), stretches)
             found += self._retry(audio, again, language, options, cache, SECOND_ROUND)
@@ -219,16 +261,13 @@ class Transcriber:
         _tick(progress, "diarize", 1, 1)
         return result
 
-    def _cache(self, cache_dir: str | Path, sha256: str, asr_options: TranscribeOptions) -> EpisodeCache:
-        opts = self.options
-        whisper_key = {"sha256": sha256, "model": asr_options.model_identity, "device": self.asr_device,
-                       # same words whatever the device and batch size; the context (words carried, or 0) and the compute type as used
-                       "transcribe": asdict(asr_options) | {"device": None, "batch_size": None,
-                                                            "context": asr_options.with_context * CONTEXT_WORDS,
-                                                            "compute_type": self._precision()},
-                       "chunk": asdict(opts.chunk)}
-        diarize_key = {"sha256": sha256, "device": self.diarize_device, "enabled": opts.diarization,
-                       "diarize": asdict(opts.diarize) | {"device": None}}
+    def _cache(self, cache_dir: str | Path, sha256: str, identity: dict) -> EpisodeCache:
+        """The episode's resume cache: the words keyed by what changes them (the transcribe and chunk options, the
+        device and precision they ran at), the diarization by its own options and device."""
+        whisper_key = {"sha256": sha256, "chunk": identity["chunk"], "device": self.asr_device,
+                       "transcribe": identity["transcribe"] | {"device": None, "compute_type": self._precision()}}
+        diarize_key = {"sha256": sha256, "device": self.diarize_device, "enabled": identity["diarization"],
+                       "diarize": identity["diarize"] | {"device": None}}
         return EpisodeCache(cache_dir, sha256, whisper_key, diarize_key)
 
     def _precision(self) -> str:
@@ -263,7 +302,8 @@ def _tick(progress: StageProgress, stage: str, done: int, total: int) -> None:
         progress(stage, done, total)
 
 
-def _options_dict(options: RunOptions) -> dict:
-    return {name: asdict(getattr(options, name))
-            for name in ("chunk", "transcribe", "diarize", "merge", "coverage")} | {
-        "diarization": options.diarization}
+def voices_digest(voices: Sequence[Voice]) -> Optional[str]:
+    """The enrolled voices as a short digest of their names and embeddings (None when there are none)."""
+    if not voices:
+        return None
+    return key_digest({"voices": [(v.name, v.embeddings) for v in sorted(voices, key=lambda v: v.name)]})

@@ -12,7 +12,6 @@ import os
 import shutil
 import ssl
 import tarfile
-import tempfile
 import urllib.parse
 import urllib.request
 from pathlib import Path

@@ -12,7 +12,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import pytest
 
-from pipeline.asr import make_segment, slice_audio
+from pipeline.asr.decoding import make_segment, slice_audio
 from pipeline.coverage import RETRY_INDEX
 from pipeline.types import Audio, Chunk, Diarization, Segment, SpeakerTurn
 

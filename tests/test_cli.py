@@ -2,32 +2,54 @@
 the real models can show (slow): no words from silence or music, a one-second clip."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from pipeline.asr.options import CONTEXT_WORDS
 from pipeline.cli import main
+from pipeline.cli.options import FILLS
+from pipeline.cli.reference import reference
 from tests import assets
 from tests.audio import bursts, music, write_wav
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
-def test_help_documents_every_option():
-    result = run("transcribe", "--help")
+def _commands(group, path=()):
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            yield from _commands(command, path + (name,))
+        else:
+            yield path + (name,), command
+
+
+@pytest.mark.parametrize("path, command", list(_commands(main)), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+def test_help_documents_every_option_click_knows(path, command):
+    result = run(*path, "--help")
     assert result.exit_code == 0
-    for option in ("--output-dir", "--model", "--device", "--format", "--language", "--speakers", "--num-speakers",
-                   "--min-speakers", "--max-speakers", "--uncertain-below", "--drop-uncertain", "--no-diarize", "--no-cache", "--beam-size",
-                   "--batch-size", "--max-chunk", "--chunk-by", "--context"):
-        assert option in result.output
-    assert "models" in run("--help").output
+    for param in command.params:
+        for name in (param.opts if isinstance(param, click.Option) else [param.human_readable_name]):
+            assert name in result.output, f"podscribe {' '.join(path)} --help does not show {name}"
+
+
+def test_transcribe_and_feed_share_every_transcription_option():
+    names = lambda command: {p.name for p in command.params}
+    assert {fill.name for fill in FILLS} <= names(main.commands["transcribe"]) & names(main.commands["feed"])
+
+
+def test_the_command_reference_is_generated_from_the_commands():
+    """docs/commands.md is what `make docs` writes: an option added or changed without it fails here."""
+    assert (REPO / "docs" / "commands.md").read_text() == reference(main), "run `make docs`"
 
 
 def test_python_dash_m_works_like_the_console_script():
@@ -111,12 +133,14 @@ def test_chunk_by_speech_reaches_the_options_and_the_json(tmp_path, fake_models)
     assert json.loads((tmp_path / "ep.json").read_text())["options"]["chunk"]["source"] == "speech"
 
 
-@pytest.mark.parametrize("flag, context", [([], "auto"), (["--context"], True), (["--no-context"], False)])
-def test_context_is_auto_by_default_and_the_flag_reaches_the_options(tmp_path, fake_models, flag, context):
+@pytest.mark.parametrize("model, flag, words", [("tiny.en", [], CONTEXT_WORDS), ("base", [], 0),
+                                                ("base", ["--context"], CONTEXT_WORDS), ("tiny.en", ["--no-context"], 0)])
+def test_context_auto_is_resolved_and_the_flag_reaches_the_options(tmp_path, fake_models, model, flag, words):
+    """The transcript records the context as used: the words each chunk's prompt carries (0: none)."""
     good = write_wav(tmp_path / "ep.wav", bursts(12))
-    result = run("transcribe", good, "-o", tmp_path, "-m", "tiny.en", *flag, "-q", "-f", "json")
+    result = run("transcribe", good, "-o", tmp_path, "-m", model, *flag, "-q", "-f", "json")
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "ep.json").read_text())["options"]["transcribe"]["context"] == context
+    assert json.loads((tmp_path / "ep.json").read_text())["options"]["transcribe"]["context"] == words
 
 
 @pytest.mark.slow
@@ -166,10 +190,13 @@ def test_output_folder_that_is_a_file(tmp_path, fake_models):
     assert result.exit_code == 1 and "cannot write here" in result.output
 
 
-def test_unknown_model_is_a_clear_error(tmp_path):
-    result = run("transcribe", assets.jfk_wav(), "-o", tmp_path, "-m", "no-such-model", "--no-diarize", "-q")
-    assert result.exit_code == 1
-    assert "no-such-model" in result.output and "Traceback" not in result.output
+@pytest.mark.parametrize("engine", ["whisper", "ctranslate2"])
+def test_an_unknown_model_is_refused_before_any_work(tmp_path, engine, no_models):
+    """Found before anything is decoded, diarized or written: one line, exit 2, no catalog."""
+    result = run("transcribe", assets.jfk_wav(), "-o", tmp_path / "out", "-m", "tiny.en.typo", "--engine", engine)
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and result.output.startswith("error: ") and "tiny.en.typo" in result.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_models_list_shows_every_model():

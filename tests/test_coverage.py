@@ -1,8 +1,19 @@
 """The coverage rules on hand-written lists: the no-speech guard, uncovered speech, retries and gaps."""
 from dataclasses import replace
 
-from pipeline.coverage import (RETRY_INDEX, CoverageOptions, gaps, guard, merge_spans, misplaced, recovered, retry_plan, untried, without,
-                               uncovered)
+from pipeline.coverage import (
+    RETRY_INDEX,
+    CoverageOptions,
+    gaps,
+    guard,
+    merge_spans,
+    misplaced,
+    recovered,
+    retry_plan,
+    uncovered,
+    untried,
+    without,
+)
 from pipeline.types import Chunk, Segment, Word
 
 

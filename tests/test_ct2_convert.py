@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.store import ct2_convert as ct2, registry as models
-from pipeline.errors import PodscribeError
 from pipeline.asr import openai_whisper as whisper_engine
+from pipeline.errors import PodscribeError
 from pipeline.files import file_sha256
+from pipeline.store import ct2_convert as ct2
+from pipeline.store import registry as models
 
 DTYPE_IDS = {torch.float32: 0, torch.int8: 1, torch.int16: 2, torch.int32: 3, torch.float16: 4, torch.bfloat16: 5}
 TOY = dict(n_mels=4, n_audio_ctx=6, n_state=8, n_head=2, n_audio_layer=2, n_vocab=12, n_text_ctx=5, n_text_layer=2)

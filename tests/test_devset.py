@@ -5,12 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.devset import (Built, Line, Music, Placed, forum_text, layout, manifest_toml, parse_script,
-                               regions_of, rttm_text)
 from benchmarks import devset_scripts as scripts
+from benchmarks.devset import (
+    Built,
+    Line,
+    Music,
+    Placed,
+    forum_text,
+    layout,
+    manifest_toml,
+    parse_script,
+    regions_of,
+    rttm_text,
+)
 from pipeline.evaluate import read_reference
-from pipeline.evaluate.manifest import read_manifest
 from pipeline.evaluate.lost import lost_speech, lost_speech_spans
+from pipeline.evaluate.manifest import read_manifest
 
 
 def test_parse_script_reads_marks_and_music():
@@ -126,8 +136,8 @@ def test_dropped_words_counts_runs_of_deletions_by_the_words_alone(tmp_path):
 
 
 def test_words_outside_reference_speech_are_counted(tmp_path):
-    from pipeline.evaluate.lost import outside_speech
     from pipeline.evaluate import read_hypothesis
+    from pipeline.evaluate.lost import outside_speech
 
     (tmp_path / "r.rttm").write_text("SPEAKER r 1 10.0 5.0 <NA> <NA> A <NA> <NA>\n")
     (tmp_path / "h.srt").write_text("1\n00:00:02,000 --> 00:00:03,000\nmusic words\n\n"

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.files import file_sha256
 from pipeline.diarization.diarize import DiarizeOptions, diarize
 from pipeline.errors import PodscribeError
+from pipeline.files import file_sha256
 from pipeline.types import Audio
 
 SAMPLE_DIR = Path(importlib.util.find_spec("pyannote.audio").submodule_search_locations[0]) / "sample"

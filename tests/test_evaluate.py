@@ -6,10 +6,10 @@ import types
 import pytest
 from click.testing import CliRunner
 
+from pipeline.cli import main
 from pipeline.errors import PodscribeError
-from pipeline.evaluate import DocWord, Document, score, sweep
+from pipeline.evaluate import Document, DocWord, score, sweep
 from pipeline.evaluate.calibration import JudgedWord, calibrate
-from pipeline.evaluate.cli import evaluate
 from pipeline.evaluate.manifest import read_manifest
 from pipeline.evaluate.metrics import get_normalizer
 from pipeline.types import SpeakerTurn
@@ -242,7 +242,7 @@ def files(tmp_path):
 
 
 def run(*args):
-    return CliRunner().invoke(evaluate, [str(a) for a in args])
+    return CliRunner().invoke(main, ["evaluate", *(str(a) for a in args)])
 
 
 def test_cli_table(files):

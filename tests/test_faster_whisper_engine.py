@@ -9,12 +9,12 @@ import pytest
 
 from pipeline.asr import load_engine
 from pipeline.asr.faster_whisper import CTranslate2Engine, model_dir, precision_for, precision_name
+from pipeline.asr.options import TranscribeOptions
 from pipeline.cache import CACHE_DIRNAME
 from pipeline.errors import PodscribeError
 from pipeline.run import RunOptions, Transcriber
 from pipeline.store import registry
 from pipeline.store.ct2_copy import build, is_ready
-from pipeline.transcribe import TranscribeOptions
 from pipeline.types import Transcript
 
 REPO = Path(__file__).resolve().parent.parent

@@ -19,6 +19,8 @@ from pipeline.library.catalog import Catalog
 from pipeline.types import Transcript, Turn, Word
 from tests.feed_server import FeedServer, make_mp3, rss
 
+pytestmark = pytest.mark.server  # a real HTTP server on 127.0.0.1 (tests/feed_server.py)
+
 SHOW = "Open Source Hour"
 
 

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.asr.options import TranscribeOptions
+from pipeline.cli.options import parse_size
 from pipeline.errors import PodscribeError
 from pipeline.library.batch import BatchOptions, Plan
-from pipeline.library.jobs import plan_inputs
 from pipeline.library.catalog import Catalog, EpisodeRecord, Outcome
-from pipeline.library.cli import parse_size
 from pipeline.library.download import DownloadOptions, check_url, is_url
 from pipeline.library.feed import parse_feed
+from pipeline.library.jobs import plan_inputs
 from pipeline.library.names import episode_name, safe_filename, safe_join, slugify
 from pipeline.library.show_notes import names_from
 from pipeline.run import RunOptions
-from pipeline.transcribe import TranscribeOptions
 from pipeline.writers import parse_formats, podcast_json
 from tests.feed_server import rss
 from tests.helpers import small_transcript

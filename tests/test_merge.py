@@ -2,8 +2,16 @@
 import pytest
 
 from pipeline.errors import PodscribeError
-from pipeline.merge import (MergeOptions, assign_speakers, group_turns, mark_uncertain, merge, relabel_turns,
-                            speaker_labels, uncertain_spans)
+from pipeline.merge import (
+    MergeOptions,
+    assign_speakers,
+    group_turns,
+    mark_uncertain,
+    merge,
+    relabel_turns,
+    speaker_labels,
+    uncertain_spans,
+)
 from pipeline.types import Segment, SpeakerTurn, Word
 from tests.helpers import word
 

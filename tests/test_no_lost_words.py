@@ -11,9 +11,9 @@ import jiwer
 import numpy as np
 import pytest
 
+from pipeline.asr.options import TranscribeOptions
 from pipeline.coverage import uncovered
 from pipeline.run import RunOptions, Transcriber
-from pipeline.transcribe import TranscribeOptions
 from tests.audio import RATE, music, write_wav
 from tests.speech import Line, episode, placed, say
 

@@ -1,40 +1,45 @@
-"""The adapters' hooks were written for one version of each model library: fail loudly when that changes."""
+"""The adapters' hooks were written for one version of each model library, pinned in pyproject.toml and nowhere
+else: fail loudly when the installed version differs, or when the CPU install would take another."""
 import importlib.metadata
+import importlib.util
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
 
-from pipeline.asr.faster_whisper import CTRANSLATE2_VERSION, FASTER_WHISPER_VERSION
-from pipeline.asr.openai_whisper import WHISPER_VERSION
-from pipeline.diarization.diarize import PYANNOTE_VERSION
-
 REPO = Path(__file__).resolve().parent.parent
-PINS = {"openai-whisper": WHISPER_VERSION, "pyannote.audio": PYANNOTE_VERSION}
-# the optional extra "ctranslate2" (--engine ctranslate2), which the Makefile installs
-EXTRA_PINS = {"faster-whisper": FASTER_WHISPER_VERSION, "ctranslate2": CTRANSLATE2_VERSION}
+# the libraries whose internals an adapter hooks: pipeline/asr/openai_whisper.py, pipeline/diarization/,
+# pipeline/asr/faster_whisper.py (the ctranslate2 extra)
+HOOKED = ("openai-whisper", "pyannote.audio", "faster-whisper", "ctranslate2")
 
 
-@pytest.mark.parametrize("package", sorted(PINS | EXTRA_PINS))
+def deps():
+    spec = importlib.util.spec_from_file_location("deps", REPO / "tools" / "deps.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pinned(package: str) -> str:
+    return deps().pins()[package.lower().replace(".", "-")].split("==")[1]
+
+
+@pytest.mark.parametrize("package", HOOKED)
 def test_installed_version_is_the_one_the_hooks_were_written_for(package):
-    installed = importlib.metadata.version(package)
-    pin = (PINS | EXTRA_PINS)[package]
+    installed, pin = importlib.metadata.version(package), pinned(package)
     assert installed == pin, (
         f"{package} {installed} is installed, but podscribe's hooks into its internals were written for "
         f"{pin}: re-check every hook in the adapter (see its module docstring), then move the pin")
 
 
-@pytest.mark.parametrize("package", sorted(EXTRA_PINS))
-def test_the_ctranslate2_extra_pins_the_same_version(package):
-    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    assert f"{package}=={EXTRA_PINS[package]}" in extras["ctranslate2"]
-    assert re.search(r"(?m)^EXTRAS :=.*\bctranslate2\b", (REPO / "Makefile").read_text())
+def test_the_cpu_install_takes_the_pinned_versions():
+    no_deps = deps().no_deps()
+    for package in ("openai-whisper", "pyannote.audio"):
+        assert f"{package}=={pinned(package)}" in no_deps
+    assert all("==" in spec for spec in no_deps), "every package installed without dependencies is pinned"
 
 
-@pytest.mark.parametrize("package", sorted(PINS))
-def test_pyproject_and_makefile_pin_the_same_version(package):
-    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert f"{package}=={PINS[package]}" in [d.split("#")[0].strip() for d in dependencies]
+def test_the_makefile_keeps_no_versions_of_its_own():
     makefile = (REPO / "Makefile").read_text()
-    assert re.search(rf"(?m)\s{re.escape(package)}=={re.escape(PINS[package])}\s", makefile)
+    assert not re.search(r"[A-Za-z]==\d", makefile), "versions belong in pyproject.toml (read by tools/deps.py)"
+    assert re.search(r"(?m)^EXTRAS :=.*\bctranslate2\b", makefile), "make test installs the ctranslate2 extra"

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from pipeline.asr.options import TranscribeOptions
 from pipeline.chunk import ChunkOptions
 from pipeline.cli import main
 from pipeline.evaluate import read_hypothesis, read_reference, score
 from pipeline.merge import MergeOptions
 from pipeline.run import RunOptions, Transcriber
-from pipeline.transcribe import TranscribeOptions
 from pipeline.writers import WRITERS, write_all
 
 pytestmark = pytest.mark.slow  # every test here runs the real model weights
@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow  # every test here runs the real model weights
 SAMPLES = Path(__file__).resolve().parent.parent / "audio" / "samples"
 REFERENCE = [SAMPLES / "interview.forum.txt", SAMPLES / "interview.rttm"]
 WER_BOUND = 0.15
+DER_BOUND = 0.03  # collar 0; about 1 % is measured with tiny.en, the turns are sample's own (synthetic)
 NAMES = ("BRIAN", "JEFF", "CHRIS")
 
 
@@ -63,8 +64,8 @@ def test_wer_under_the_measured_bound(scores):
     assert scores.wer < WER_BOUND
 
 
-def test_der_under_15_percent(scores):
-    assert scores.der.rate < 0.15
+def test_der_under_the_measured_bound(scores):
+    assert scores.der.rate < DER_BOUND
 
 
 def test_speaker_attributed_wer_close_to_wer(scores):
@@ -90,9 +91,9 @@ def test_evaluate_command_gives_the_same_numbers(outputs, scores):
     assert data["cpwer"]["rate"] == pytest.approx(scores.cpwer.rate, abs=1e-6)
 
 
-def test_short_max_chunk_forces_overlapping_seams_without_losing_words(outputs):
+def test_short_max_chunk_forces_overlapping_seams_without_losing_words(tmp_path):
     """8 s chunks cut inside long turns; seam de-duplication keeps the WER of 30 s chunks."""
-    _, out = outputs
+    out = tmp_path
     options = RunOptions(chunk=ChunkOptions(max_chunk_s=8.0), transcribe=TranscribeOptions(model="tiny.en"),
                          diarization=False)
     transcript = Transcriber(options).run(SAMPLES / "interview.flac")

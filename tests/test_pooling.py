@@ -2,8 +2,14 @@
 import numpy as np
 import pytest
 
-from pipeline.diarization.pooling import (SINGLE_FRAME_STD, evenly_spaced, masked_stats, resample_indices,
-                              window_frames, window_stats)
+from pipeline.diarization.pooling import (
+    SINGLE_FRAME_STD,
+    evenly_spaced,
+    masked_stats,
+    resample_indices,
+    window_frames,
+    window_stats,
+)
 
 
 def test_resample_indices_is_nearest_floor_like_torch_interpolate():

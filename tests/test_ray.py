@@ -13,16 +13,17 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.ray  # a real local Ray cluster
 
 from click.testing import CliRunner  # noqa: E402
 
+from pipeline.asr.options import TranscribeOptions  # noqa: E402
 from pipeline.cli import main  # noqa: E402
 from pipeline.library.batch import BatchOptions, run_batch, run_here  # noqa: E402
 from pipeline.library.catalog import Catalog  # noqa: E402
 from pipeline.library.jobs import plan_inputs  # noqa: E402
 from pipeline.library.ray_executor import ray_executor  # noqa: E402
 from pipeline.run import RunOptions, Transcriber  # noqa: E402
-from pipeline.transcribe import TranscribeOptions  # noqa: E402
 from pipeline.writers import WRITERS  # noqa: E402
 from tests.audio import bursts, write_wav  # noqa: E402
 from tests.fakes import Record, factories  # noqa: E402

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 
+from pipeline.asr.options import TranscribeOptions
 from pipeline.library.batch import BatchOptions, run_batch
 from pipeline.library.catalog import Catalog
 from pipeline.library.jobs import plan_inputs
 from pipeline.run import RunOptions
-from pipeline.transcribe import TranscribeOptions
 from tests.audio import bursts, write_wav
-from tests.fakes import fake_models  # noqa: F401  (fixture)
 
 
 def options(model: str) -> BatchOptions:

@@ -18,6 +18,8 @@ from pipeline.types import SpeakerTurn, Transcript, Turn, Word
 from pipeline.writers import html, json_format, parse_formats, write_all
 from tests import browser
 
+pytestmark = pytest.mark.browser  # Debian's chromium, headless, driven by selenium
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "audio" / "samples" / "interview.flac"
 CLIP_S = 12.0

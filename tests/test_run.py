@@ -1,15 +1,14 @@
 """Orchestration with fake models: who owns loaded models, the resume cache, vocabulary, the transcript's fields."""
 import json
 import os
-import shutil
 from dataclasses import replace
 
 import pytest
 
+from pipeline.asr.options import TranscribeOptions
 from pipeline.cache import CACHE_DIRNAME
 from pipeline.chunk import ChunkOptions
 from pipeline.run import RunOptions, Transcriber
-from pipeline.transcribe import TranscribeOptions
 from pipeline.writers import write_all
 from tests.audio import bursts, write_wav
 from tests.fakes import Record, factories

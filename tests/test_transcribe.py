@@ -8,11 +8,12 @@ import jiwer
 import numpy as np
 import pytest
 
-from pipeline.errors import PodscribeError
-from pipeline.asr import copied_run, make_segment, redecode_reason, repetition_loop
+from pipeline.asr.decoding import copied_run, make_segment, redecode_reason, repetition_loop
 from pipeline.asr.openai_whisper import AUTO_BATCH_CPU, AUTO_BATCH_CUDA, WhisperEngine
+from pipeline.asr.options import CONTEXT_WORDS, TranscribeOptions
 from pipeline.coverage import guard
-from pipeline.transcribe import CONTEXT_WORDS, TranscribeOptions, batch_size_for, context_words, transcribe
+from pipeline.errors import PodscribeError
+from pipeline.transcribe import batch_size_for, context_words, transcribe
 from pipeline.types import Chunk
 
 SAMPLE = Path(__file__).resolve().parent.parent / "audio" / "samples" / "interview.flac"
@@ -218,7 +219,7 @@ def test_a_batch_of_windows_holds_cross_attention_once_per_window(episode, promp
     windows, not the 15 beams, and logits for two positions of a prompt, not all (the memory a batch costs); the
     windows are encoded one at a time, and each is decoded as whisper does alone: same encoder output to the bit,
     same tokens, same no-speech probability."""
-    from pipeline.asr import slice_audio
+    from pipeline.asr.decoding import slice_audio
 
     audio, chunks, engine = episode
     windows = [engine.first_window(slice_audio(audio, c)) for c in chunks[:3]]

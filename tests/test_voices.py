@@ -14,8 +14,16 @@ from pipeline.merge import merge, relabel_turns, speaker_labels
 from pipeline.types import Segment, SpeakerTurn, Transcript, Turn, Word
 from pipeline.voices.enrol import EmbedOptions, label_spans, speech_samples, windows
 from pipeline.voices.match import MatchOptions, name_speakers, record
-from pipeline.voices.store import (Enrolment, Voice, check_name, embedding_identity, load_voices, read_voice,
-                                   remove_voice, save_voice)
+from pipeline.voices.store import (
+    Enrolment,
+    Voice,
+    check_name,
+    embedding_identity,
+    load_voices,
+    read_voice,
+    remove_voice,
+    save_voice,
+)
 from pipeline.writers.json_format import from_dict, to_dict
 
 X, Y, Z = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)
@@ -207,8 +215,8 @@ def test_voices_list_remove_and_bad_files(tmp_path):
     out = run("voices", "list", cwd=tmp_path)
     assert out.exit_code == 1 and "ANNA: 12.5 s" in out.output
     assert out.stderr.count("\n") == 1 and "BAD.json: not a readable voices file" in out.stderr
-    out = run("transcribe", "x.wav", cwd=tmp_path)  # a bad voices file stops the run before anything
-    assert out.exit_code == 1 and out.stderr.startswith("error: voices/BAD.json") and out.stderr.count("\n") == 1
+    out = run("transcribe", "x.wav", cwd=tmp_path)  # a bad voices file stops the run before anything: an option error
+    assert out.exit_code == 2 and out.stderr.startswith("error: voices/BAD.json") and out.stderr.count("\n") == 1
     assert sorted(p.name for p in (tmp_path / "voices").iterdir()) == before
     assert run("voices", "remove", "BAD", cwd=tmp_path).exit_code == 0
     out = run("voices", "remove", "NOBODY", cwd=tmp_path)
@@ -248,8 +256,8 @@ class _Engine:
         return "en"
 
     def transcribe_batch(self, audio, chunks, language, prompt=""):
-        from pipeline.asr import make_segment
-        from pipeline.transcribe import TranscribeOptions
+        from pipeline.asr.decoding import make_segment
+        from pipeline.asr.options import TranscribeOptions
 
         return [[make_segment("hello there", [("hello", 0.1, 0.9, 0.9), ("there", c.duration_s - 0.9,
                                                                        c.duration_s - 0.1, 0.9)],

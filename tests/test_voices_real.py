@@ -83,8 +83,8 @@ class _StubEngine:
         return "en"
 
     def transcribe_batch(self, audio, chunks, language, prompt=""):
-        from pipeline.asr import make_segment
-        from pipeline.transcribe import TranscribeOptions
+        from pipeline.asr.decoding import make_segment
+        from pipeline.asr.options import TranscribeOptions
 
         def words(c):
             return [("la", t, t + 0.4, 0.9) for t in np.arange(0.0, c.duration_s - 0.4, 0.5)]

@@ -7,11 +7,21 @@ import sys
 import pytest
 
 from pipeline.errors import PodscribeError
-from pipeline.writers import WRITERS, output_path, parse_formats, write_all
-from pipeline.writers import forum, json_format, markdown, rttm, subtitles, text
+from pipeline.types import Transcript, Turn
+from pipeline.writers import (
+    WRITERS,
+    forum,
+    json_format,
+    markdown,
+    output_path,
+    parse_formats,
+    rttm,
+    subtitles,
+    text,
+    write_all,
+)
 from pipeline.writers.format import timestamp
 from tests.helpers import small_transcript, word
-from pipeline.types import Transcript, Turn
 
 
 def render(writer, transcript=None, **kw):
@@ -66,7 +76,7 @@ def test_long_turn_becomes_cues_of_two_short_lines_split_at_pauses():
     t = Transcript("e", "0", 20, "en", (Turn("JEFF", tuple(words)),))
     cues = subtitles.cues(t)
     assert len(cues) > 3
-    assert all(len(lines) <= 2 and all(len(l) <= 42 for l in lines) for _, _, _, lines in cues)
+    assert all(len(lines) <= 2 and all(len(line) <= 42 for line in lines) for _, _, _, lines in cues)
     assert any(lines[0].startswith("JEFF: after") for _, _, _, lines in cues)
     assert all(end - start <= 7.0 for start, end, _, _ in cues)
 

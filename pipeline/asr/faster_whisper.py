@@ -5,8 +5,8 @@ converted from) with no conversion: int8 on a CPU and float16 on CUDA unless ``c
 (``precision_for``; ``int8_decoder`` keeps the encoder in float32).
 
 Every hook into faster-whisper's internals lives here and was written for
-``FASTER_WHISPER_VERSION`` (pinned in pyproject.toml; ``tests/test_pins.py`` fails when the installed
-version differs):
+the faster-whisper and ctranslate2 that pyproject.toml pins (its ``ctranslate2`` extra; ``tests/test_pins.py``
+fails when the installed versions differ):
 
 - ``WhisperModel.generate_segments`` is faster-whisper's per-window loop (temperature fallback, the skip of
   a window that is both no-speech and improbable, seeking past the last timestamp, word alignment, the
@@ -24,15 +24,13 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from pipeline.asr import make_segment, redecode_reason, slice_audio
+from pipeline.asr.decoding import make_segment, redecode_reason, slice_audio
+from pipeline.asr.options import INT8_DECODER, RESET_TEMPERATURE, TranscribeOptions
 from pipeline.errors import PodscribeError
-from pipeline.transcribe import INT8_DECODER
 from pipeline.types import Audio, Chunk, Segment
 
 log = logging.getLogger(__name__)
 
-FASTER_WHISPER_VERSION = "1.2.1"
-CTRANSLATE2_VERSION = "4.8.5"
 # Chunks encoded and decoded together by default: faster-whisper's batched pipeline uses 8 on a CPU.
 AUTO_BATCH_CPU = 8
 AUTO_BATCH_CUDA = 16
@@ -70,9 +68,9 @@ def cpu_threads() -> int:
 
 
 class CTranslate2Engine:
-    """faster-whisper on one device; ``options`` is a ``pipeline.transcribe.TranscribeOptions``."""
+    """faster-whisper on one device; ``options`` is a ``pipeline.asr.options.TranscribeOptions``."""
 
-    def __init__(self, options, device: str, model=None):
+    def __init__(self, options: TranscribeOptions, device: str, model=None):
         self.options = options
         self.device = device
         self.encoder_type, self.compute_type = precision_for(options.compute_type, device)
@@ -137,13 +135,14 @@ class CTranslate2Engine:
         from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
 
         opts = self.options
-        temperatures = opts.temperatures if condition else tuple(t for t in opts.temperatures if t > 0) or (1.0,)
+        temperatures = opts.temperatures_for(condition)
         return TranscriptionOptions(
             beam_size=opts.beam_size or 1, best_of=opts.best_of or 1, patience=1, length_penalty=1,
             repetition_penalty=1, no_repeat_ngram_size=0, log_prob_threshold=opts.logprob_threshold,
             no_speech_threshold=opts.no_speech_threshold,
             compression_ratio_threshold=opts.compression_ratio_threshold,
-            condition_on_previous_text=condition, prompt_reset_on_temperature=0.5, temperatures=list(temperatures),
+            condition_on_previous_text=condition, prompt_reset_on_temperature=RESET_TEMPERATURE,
+            temperatures=list(temperatures),
             initial_prompt=self._prompt_tokens(tokenizer, prompt) or None, prefix=None, suppress_blank=True,
             suppress_tokens=get_suppressed_tokens(tokenizer, [-1]), without_timestamps=False,
             max_initial_timestamp=MAX_INITIAL_TIMESTAMP_S, word_timestamps=True,
@@ -204,7 +203,7 @@ def _t0_kwargs(model, options) -> dict:
                 beam_size=options.beam_size, patience=options.patience)
 
 
-def _segment(raw, chunk: Chunk, options) -> Segment:
+def _segment(raw, chunk: Chunk, options: TranscribeOptions) -> Segment:
     words = [(w.word, float(w.start), float(w.end), float(w.probability)) for w in raw.words]
     return make_segment(raw.text, words, chunk, options, avg_logprob=raw.avg_logprob,
                         no_speech_prob=raw.no_speech_prob, compression_ratio=raw.compression_ratio,
@@ -247,21 +246,9 @@ class _serving:
 
 def model_dir(model: str) -> Path:
     """The CTranslate2 directory for ``model``: a directory path, or the store's ``ct2-<model>``."""
-    from pipeline.store.ct2_copy import is_ready
-    from pipeline.store.registry import ensure, registry
+    from pipeline.store.registry import ct2_directory
 
-    path = Path(model).expanduser()
-    if path.is_dir():
-        if not is_ready(path):
-            raise PodscribeError(f"{path}: not a CTranslate2 Whisper directory (needs model.bin, config.json, "
-                                 "tokenizer.json)")
-        return path
-    known = [n for n, spec in registry().items() if spec.kind == "ct2"]
-    if f"ct2-{model}" in known:
-        return ensure(f"ct2-{model}")
-    names = ", ".join(n.removeprefix("ct2-") for n in known)
-    raise PodscribeError(f"no CTranslate2 model {model!r} for --engine ctranslate2: use {names} or a CTranslate2 "
-                         "directory")
+    return ct2_directory(model)
 
 
 def load(model: str, device: str, compute_type: str, encoder_type: str = ""):
@@ -271,7 +258,8 @@ def load(model: str, device: str, compute_type: str, encoder_type: str = ""):
     try:
         from faster_whisper import WhisperModel
     except ImportError:
-        raise PodscribeError("--engine ctranslate2 needs faster-whisper: pip install 'podscribe[ctranslate2]'") from None
+        raise PodscribeError("--engine ctranslate2 needs faster-whisper: "
+                             "pip install 'podscribe[ctranslate2]'") from None
 
     where = dict(device="cuda" if device.startswith("cuda") else "cpu", device_index=_device_index(device))
     whisper = _loading(path, compute_type, device, lambda: WhisperModel(

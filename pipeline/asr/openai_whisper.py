@@ -1,7 +1,7 @@
 """The openai-whisper engine: Whisper's own ``transcribe`` per chunk, first windows decoded as a batch.
 
-Every hook into whisper's internals lives here and was written for ``WHISPER_VERSION`` (pinned in
-pyproject.toml; ``tests/test_pins.py`` fails when the installed version differs):
+Every hook into whisper's internals lives here and was written for the openai-whisper that pyproject.toml pins
+(``tests/test_pins.py`` fails when the installed version differs):
 
 - ``_BatchTask`` subclasses ``whisper.decoding.DecodingTask`` so beam search works on a batch of windows, and
   ``_folded_cross_attention`` stands in for the decoder's cross-attention ``qkv_attention`` while it decodes,
@@ -25,12 +25,12 @@ import dataclasses
 import logging
 from typing import Sequence
 
-from pipeline.asr import make_segment, redecode_reason, slice_audio
+from pipeline.asr.decoding import make_segment, redecode_reason, slice_audio
+from pipeline.asr.options import TranscribeOptions
 from pipeline.types import Audio, Chunk, Segment
 
 log = logging.getLogger(__name__)
 
-WHISPER_VERSION = "20250625"
 # First windows decoded together by default. On the 2-core CPU machine batches of 3-5 halve the stage's time
 # with beam search (benchmarks/batch.py); on a GPU larger batches fill the device.
 AUTO_BATCH_CUDA = 16
@@ -39,9 +39,9 @@ MIN_WINDOW_FRAMES = 50  # 0.5 s of mel frames: a window with less audio than thi
 
 
 class WhisperEngine:
-    """openai-whisper on one device; ``options`` is a ``pipeline.transcribe.TranscribeOptions``."""
+    """openai-whisper on one device; ``options`` is a ``pipeline.asr.options.TranscribeOptions``."""
 
-    def __init__(self, options, device: str, model=None):
+    def __init__(self, options: TranscribeOptions, device: str, model=None):
         self.options = options
         self.device = device
         self.model = model if model is not None else load(options.model, device)
@@ -139,7 +139,7 @@ class WhisperEngine:
 
     def _decode(self, samples, language: str, prompt: str, condition: bool) -> dict:
         opts = self.options
-        temperatures = opts.temperatures if condition else tuple(t for t in opts.temperatures if t > 0) or (1.0,)
+        temperatures = opts.temperatures_for(condition)
         return self.model.transcribe(
             samples, language=language, task="transcribe", word_timestamps=True, verbose=None,
             temperature=temperatures, condition_on_previous_text=condition, initial_prompt=prompt or None,
@@ -151,7 +151,7 @@ class WhisperEngine:
         )
 
 
-def _segment(raw: dict, chunk: Chunk, options) -> Segment:
+def _segment(raw: dict, chunk: Chunk, options: TranscribeOptions) -> Segment:
     words = [(w["word"], w["start"], w["end"], w["probability"]) for w in raw["words"]]
     return make_segment(raw["text"], words, chunk, options, avg_logprob=raw["avg_logprob"],
                         no_speech_prob=raw["no_speech_prob"], compression_ratio=raw["compression_ratio"],

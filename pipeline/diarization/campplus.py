@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from pyannote.audio import Model
 from torch import nn
 
+from pipeline.types import SAMPLE_RATE
+
 log = logging.getLogger(__name__)
 
 NUM_MEL_BINS = 80
@@ -223,7 +225,7 @@ class _CAMPPlusNet(nn.Module):
 class CAMPPlus(Model):
     """CAM++ speaker embedding model usable as ``SpeakerDiarization(embedding=...)``."""
 
-    def __init__(self, sample_rate: int = 16000, num_channels: int = 1,
+    def __init__(self, sample_rate: int = SAMPLE_RATE, num_channels: int = 1,
                  embedding_size: int = EMBEDDING_SIZE, task=None):
         super().__init__(sample_rate=sample_rate, num_channels=num_channels, task=task)
         self.save_hyperparameters("embedding_size")

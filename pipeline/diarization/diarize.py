@@ -41,8 +41,7 @@ _PROGRESS_TOTAL = 1000
 _SEGMENTATION_SHARE = 0.2
 
 # The hooks below (``_NoPLDA``; ``FastSpeakerDiarization`` and ``BoundedAgglomerativeClustering`` in
-# frame_embeddings.py) were written for this pyannote.audio, pinned in pyproject.toml (tests/test_pins.py).
-PYANNOTE_VERSION = "4.0.7"
+# frame_embeddings.py) were written for the pyannote.audio that pyproject.toml pins (tests/test_pins.py).
 
 
 @dataclass(frozen=True)
@@ -169,7 +168,6 @@ class PyannoteDiarizer:
     def _pipeline(self):
         """A SpeakerDiarization pipeline over the loaded models, instantiated with the options."""
         import torch
-
         from pyannote.audio.core.plda import PLDA
         from pyannote.audio.pipelines import SpeakerDiarization
 

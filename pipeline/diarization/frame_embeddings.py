@@ -31,6 +31,7 @@ from pyannote.core import SlidingWindowFeature
 
 from pipeline.diarization.campplus import NUM_MEL_BINS, CAMPPlus
 from pipeline.diarization.pooling import evenly_spaced, window_frames, window_stats
+from pipeline.types import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +90,14 @@ def pooled_embeddings(model: CAMPPlus, waveform: torch.Tensor, segmentations: Sl
     windows = segmentations.sliding_window
     num_windows, mask_frames, num_speakers = segmentations.data.shape
     total_frames = _num_frames(len(waveform))
-    window_len = window_frames(0.0, windows.duration, FRAME_HOP / 16000)[1]
+    window_len = window_frames(0.0, windows.duration, FRAME_HOP / SAMPLE_RATE)[1]
     active = _active_windows(segmentations.data)
     blocks = _feature_blocks(model, waveform, settings, _needed(active, windows, total_frames))
     buffer = _FrameBuffer(blocks)
     embeddings = np.full((num_windows, num_speakers, model.dimension), np.nan, dtype=np.float32)
     pending: list[tuple[int, np.ndarray]] = []
     for c in range(num_windows):
-        first, end = window_frames(windows[c].start, windows.duration, FRAME_HOP / 16000)
+        first, end = window_frames(windows[c].start, windows.duration, FRAME_HOP / SAMPLE_RATE)
         end = min(end, total_frames)
         if active[c] and end > first:
             pending.append((c, window_stats(buffer.frames(first, end), segmentations.data[c], window_len)))
@@ -138,7 +139,7 @@ def _active_windows(data: np.ndarray) -> np.ndarray:
 
 def _needed(active: np.ndarray, windows, total_frames: int) -> Callable[[int, int], bool]:
     """Whether frames [first, end) fall inside some window with speech (else they are skipped)."""
-    hop_s = FRAME_HOP / 16000
+    hop_s = FRAME_HOP / SAMPLE_RATE
     starts = windows.start + windows.step * np.arange(len(active))
 
     def needed(first: int, end: int) -> bool:
@@ -152,8 +153,8 @@ def _feature_blocks(model: CAMPPlus, waveform: torch.Tensor, settings: FastSetti
                     needed: Callable[[int, int], bool]) -> Iterator[tuple[int, np.ndarray]]:
     """(first frame, (frames, channels) float32 trunk features) per block, in order."""
     total = _num_frames(len(waveform))
-    block = max(1, round(settings.block_s * 16000 / FRAME_HOP))
-    margin = round(settings.margin_s * 16000 / FRAME_HOP)
+    block = max(1, round(settings.block_s * SAMPLE_RATE / FRAME_HOP))
+    margin = round(settings.margin_s * SAMPLE_RATE / FRAME_HOP)
     channels = None
     for first in range(0, total, block):
         end = min(first + block, total)
@@ -175,7 +176,7 @@ def _trunk(model: CAMPPlus, waveform: torch.Tensor, first: int, end: int) -> np.
     stop = min(len(waveform), (2 * end - 1) * FBANK_HOP + FBANK_WINDOW)
     audio = waveform[start:stop].to(param.device, torch.float32)
     with torch.inference_mode():
-        feats = kaldi.fbank(audio[None], num_mel_bins=NUM_MEL_BINS, sample_frequency=16000, dither=0.0)
+        feats = kaldi.fbank(audio[None], num_mel_bins=NUM_MEL_BINS, sample_frequency=SAMPLE_RATE, dither=0.0)
         feats = feats - feats.mean(dim=0, keepdim=True)
         out = model.campplus.frame_features(feats[None])[0]
     return out[:, : end - first].T.float().cpu().numpy()

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 from pipeline.evaluate.calibration import Calibration, JudgedWord, Sweep, SweepPoint, sweep
-from pipeline.evaluate.metrics import CpWER, DER, Errors, Scores, SpeakerErrors, score, total
-from pipeline.evaluate.readers import FORMATS, DocWord, Document, read_document
+from pipeline.evaluate.metrics import DER, CpWER, Errors, Scores, SpeakerErrors, score, total
+from pipeline.evaluate.readers import FORMATS, Document, DocWord, read_document
 
 Paths = Union[str, Path, Sequence[Union[str, Path]]]
 

@@ -87,14 +87,16 @@ def _deletion_neighbours(alignment: "Alignment") -> set[int]:
     return {alignment.hyp[j].word for j in near if j is not None}
 
 
-def calibrate(judged: Sequence[JudgedWord], marked: Callable[[JudgedWord], bool] = lambda w: w.uncertain) -> Calibration:
+def calibrate(judged: Sequence[JudgedWord],
+              marked: Callable[[JudgedWord], bool] = lambda w: w.uncertain) -> Calibration:
     flags = [(marked(w), w.wrong) for w in judged]
     return Calibration(len(flags), sum(m for m, _ in flags), sum(x for _, x in flags), sum(m and x for m, x in flags))
 
 
 def sweep(judged: Sequence[JudgedWord], thresholds: Sequence[float] = THRESHOLDS,
           min_recall: float = MIN_RECALL, max_marked: float = MAX_MARKED) -> Sweep:
-    """Recall and marked share when words under each probability threshold are marked (words with a probability only)."""
+    """Recall and marked share when words under each probability threshold are marked (words with a probability
+    only)."""
     known = [w for w in judged if w.probability is not None]
     points = tuple(SweepPoint(t, calibrate(known, lambda w, t=t: w.probability < t)) for t in thresholds)
     fits = [p for p in points if (p.calibration.recall or 0.0) >= min_recall

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from pipeline.evaluate.readers import Document
 from pipeline.evaluate.metrics import Scores, speaker_turns
+from pipeline.evaluate.readers import Document
 
 PAD_S = 0.5
 MIN_S = 1.0

@@ -216,7 +216,8 @@ class SpeakerErrors:
 
 @dataclass(frozen=True)
 class CpWER:
-    """Concatenated minimum-permutation WER (CHiME-6): each reference speaker's words against one hypothesis speaker's."""
+    """Concatenated minimum-permutation WER (CHiME-6): each reference speaker's words against one hypothesis
+    speaker's."""
 
     errors: int
     ref_words: int
@@ -353,7 +354,8 @@ def diarization_error(ref: Document, hyp: Document, collar: float) -> Optional[D
     """pyannote.metrics' DER (skip_overlap off) when both sides have timed speakers, else None."""
     ref_turns, hyp_turns = speaker_turns(ref), speaker_turns(hyp)
     if not ref_turns or not hyp_turns:
-        log.info("no DER: %s has no speaker times", " and ".join(d.path for d, t in ((ref, ref_turns), (hyp, hyp_turns)) if not t))
+        missing = [d.path for d, t in ((ref, ref_turns), (hyp, hyp_turns)) if not t]
+        log.info("no DER: %s has no speaker times", " and ".join(missing))
         return None
     from pyannote.core import Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate

@@ -126,7 +126,8 @@ def detect(path: Path, content: str) -> str:
     suffix = path.suffix.lower().lstrip(".")
     head = content.lstrip()
     if "\x00" in content:
-        raise PodscribeError(f"{path}: binary content; cannot detect its format (give it with --ref-format/--hyp-format)")
+        raise PodscribeError(f"{path}: binary content; cannot detect its format "
+                             f"(give it with --ref-format/--hyp-format)")
     if suffix == "json" or head.startswith("{"):
         return "json"
     if head.startswith("WEBVTT"):

@@ -63,7 +63,8 @@ def _details(s: Scores, speakers: bool = True) -> str:
             [p.speaker, str(p.errors.ref_count), _pct(p.errors.rate), str(p.errors.substitutions),
              str(p.errors.deletions), str(p.errors.insertions)] for p in s.per_speaker]))
     if s.cpwer and s.cpwer.pairs:
-        parts.append("cpWER speakers: " + ", ".join(f"{r or '-'} = {h or '-'} ({e} errors)" for r, h, e in s.cpwer.pairs))
+        pairs = (f"{r or '-'} = {h or '-'} ({e} errors)" for r, h, e in s.cpwer.pairs)
+        parts.append("cpWER speakers: " + ", ".join(pairs))
     if s.der:
         d = s.der
         parts.append(f"DER {_pct(d.rate)}: missed {d.missed_s:.2f} s, false alarm {d.false_alarm_s:.2f} s, "
@@ -117,8 +118,9 @@ def to_dict(s: Scores) -> dict[str, Any]:
         "per_speaker": {p.speaker: _errors(p.errors) for p in s.per_speaker},
         "cpwer": s.cpwer and {"rate": _num(s.cpwer.rate), "errors": s.cpwer.errors, "ref_words": s.cpwer.ref_words,
                               "pairs": [{"ref": r, "hyp": h, "errors": e} for r, h, e in s.cpwer.pairs]},
-        "der": d and {"rate": _num(d.rate), "missed_s": round(d.missed_s, 3), "false_alarm_s": round(d.false_alarm_s, 3),
-                      "confusion_s": round(d.confusion_s, 3), "total_s": round(d.total_s, 3), "collar": d.collar,
+        "der": d and {"rate": _num(d.rate), "missed_s": round(d.missed_s, 3),
+                      "false_alarm_s": round(d.false_alarm_s, 3), "confusion_s": round(d.confusion_s, 3),
+                      "total_s": round(d.total_s, 3), "collar": d.collar,
                       "mapping": dict(d.mapping)},
         "calibration": _cal(s.calibration),
         "sweep": s.sweep and {"points": [{"threshold": p.threshold, **_cal(p.calibration)} for p in s.sweep.points],
@@ -158,7 +160,8 @@ def page(row: Row) -> str:
     body = [f"<h1>{_e(row.name)}</h1>",
             f"<p>reference <code>{_e(row.ref.path if row.ref else '-')}</code>, hypothesis "
             f"<code>{_e(row.hyp.path if row.hyp else '-')}</code></p>",
-            "<h2>Scores</h2>", _html_table([list(_COLUMNS)] + [_cells(row.name, s)]), f"<pre>{_e(_details(s, speakers=False))}</pre>"]
+            "<h2>Scores</h2>", _html_table([list(_COLUMNS)] + [_cells(row.name, s)]),
+            f"<pre>{_e(_details(s, speakers=False))}</pre>"]
     if s.per_speaker:
         body += ["<h2>Per speaker</h2>", _html_table([["speaker", "ref words", "WER", "sub", "del", "ins"]] + [
             [p.speaker, str(p.errors.ref_count), _pct(p.errors.rate), str(p.errors.substitutions),
@@ -175,9 +178,10 @@ def page(row: Row) -> str:
             f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
 
 
-_LEGEND = ("<p class='legend'><span class='sub'><s>ref</s> hyp</span> substitution <span class='del'>ref</span> deletion "
-           "<span class='ins'>hyp</span> insertion <span class='gap'>[?]</span> reference gap "
-           "<span class='fgv'>hyp</span> not scored (at a gap) <span class='unc'>hyp</span> marked [?] by the model</p>")
+_LEGEND = ("<p class='legend'><span class='sub'><s>ref</s> hyp</span> substitution "
+           "<span class='del'>ref</span> deletion <span class='ins'>hyp</span> insertion "
+           "<span class='gap'>[?]</span> reference gap <span class='fgv'>hyp</span> not scored (at a gap) "
+           "<span class='unc'>hyp</span> marked [?] by the model</p>")
 
 
 def _e(text: str) -> str:
@@ -220,7 +224,8 @@ def _op_html(op, a, hyp: Document) -> str:
     return f"<span class='{cls}{unc}'{tip}>{_e(h.text)}</span>"
 
 
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+            "#17becf")
 
 
 def _timeline_svg(ref: Document, hyp: Document, s: Scores) -> str:
@@ -282,8 +287,10 @@ def _curve_svg(sweep: Sweep, marks: Optional[Calibration]) -> str:
                    f"<title>p &lt; {t:.2f}: {m:.1%} marked, recall {r:.1%}</title></circle>")
     if sweep.best:
         out.append(f"<text x='{x(pts[[p[0] for p in pts].index(best)][1]) + 8:.1f}' "
-                   f"y='{y(sweep.best.calibration.recall or 0) + 14:.1f}' font-size='11' fill='#c62828'>p &lt; {best:.2f}</text>")
+                   f"y='{y(sweep.best.calibration.recall or 0) + 14:.1f}' font-size='11' "
+                   f"fill='#c62828'>p &lt; {best:.2f}</text>")
     if marks and marks.marked_share is not None:
-        out.append(f"<rect x='{x(marks.marked_share) - 5:.1f}' y='{y(marks.recall or 0) - 5:.1f}' width='10' height='10' "
-                   f"fill='none' stroke='#000'><title>the transcript's own [?] marks</title></rect>")
+        out.append(f"<rect x='{x(marks.marked_share) - 5:.1f}' y='{y(marks.recall or 0) - 5:.1f}' "
+                   f"width='10' height='10' fill='none' stroke='#000'>"
+                   f"<title>the transcript's own [?] marks</title></rect>")
     return f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}'>{''.join(out)}</svg>"

@@ -2,15 +2,18 @@
 
 ``run_batch`` skips what the catalog says is done with the same options, marks the rest pending and hands them
 to an executor, which calls :func:`run_episode` for each (the default runs them here, one after another; another
-executor can run them elsewhere: a job and its result are plain frozen values, see ``jobs.py``). ``run_episode`` downloads if needed, transcribes, writes the outputs and
-returns an :class:`EpisodeResult`; it never raises for a bad episode, so one never costs the others.
+executor can run them elsewhere: a job and its result are plain frozen values, see ``jobs.py``).
+``run_episode`` downloads if needed, transcribes, writes the outputs and returns an :class:`EpisodeResult`; it
+never raises for a bad episode, so one never costs the others.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence
 
@@ -49,15 +52,10 @@ class BatchOptions:
 
     @property
     def key(self) -> str:
-        """What "the same model and options" means for the catalog: everything that changes the outputs."""
-        return key_digest({"catalog": self.recorded(), "formats": sorted(self.formats),
+        """What "the same model and options" means for the catalog: the run's identity and what else changes
+        the outputs (the formats written, and how)."""
+        return key_digest({"catalog": self.run.identity(), "formats": sorted(self.formats),
                            "drop_uncertain": self.drop_uncertain, "embed_audio": self.embed_audio})
-
-    def recorded(self) -> dict:
-        """The run options as the catalog records them (batch size left out: it changes no word)."""
-        run = asdict(self.run)
-        run["transcribe"].pop("batch_size", None)
-        return run
 
 
 @dataclass(frozen=True)
@@ -150,18 +148,37 @@ def run_batch(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Pat
     plan = plan_batch(jobs, options, output_dir, catalog)
     reporter.planned(plan)
     for job in plan.todo:
-        catalog.start(job.record, options.run.transcribe.model, options.key, options.recorded())
+        catalog.start(job.record, options.run.transcribe.model, options.key, options.run.identity())
     by_key = {job.key: job for job in plan.todo}
     results: dict[str, EpisodeResult] = {}
     try:
-        for result in (execute or run_here)(plan.todo, options, output_dir, reporter):
-            results[result.key] = result
-            catalog.finish(result.key, _outcome(result))
-            reporter.finished(by_key[result.key], result)
+        with sigterm_as_interrupt():
+            for result in (execute or run_here)(plan.todo, options, output_dir, reporter):
+                results[result.key] = result
+                catalog.finish(result.key, _outcome(result))
+                reporter.finished(by_key[result.key], result)
     except KeyboardInterrupt:
         left = [job for job in plan.todo if job.key not in results]
         raise BatchInterrupted(left[0] if left else plan.todo[-1], len(left)) from None
     return BatchSummary(plan.skipped + tuple(results[j.key] for j in plan.todo if j.key in results))
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM (``kill PID``, a job scheduler, systemd stopping a timer's run) stops a batch as Ctrl-C does: cleanly,
+    rows of what did not finish left to be run again. Outside the main thread signals are left alone."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_here(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Path,
@@ -183,8 +200,9 @@ def run_episode(job: EpisodeJob, options: BatchOptions, output_dir: Path, transc
                 progress: Progress = None) -> EpisodeResult:
     """Download (if needed), transcribe and write one episode; a failure is returned, never raised
     (Ctrl-C is raised). ``transcriber``: anything with ``run(path, progress, cache_dir, vocabulary) ->
-    Transcript`` and ``close()``, as :class:`pipeline.run.Transcriber`; keep one across episodes so the models stay loaded (by default one is made and closed for
-    this episode). The episode's names from its show notes go to it as ``vocabulary``."""
+    Transcript`` and ``close()``, as :class:`pipeline.run.Transcriber`; keep one across episodes so the models stay
+    loaded (by default one is made and closed for this episode). The episode's names from its show notes go to it
+    as ``vocabulary``."""
     if transcriber is None:
         runner = transcriber_for(options.run)
         try:

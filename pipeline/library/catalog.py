@@ -132,7 +132,8 @@ class Catalog:
     def rows(self, status: Optional[str] = None, limit: Optional[int] = None) -> list[Row]:
         """Rows, newest episode first (then most recently changed), optionally of one status."""
         where, args = ("WHERE status = ?", [status]) if status else ("", [])
-        sql = f"SELECT * FROM episodes {where} ORDER BY COALESCE(date, '') DESC, updated_at DESC, key" + (" LIMIT ?" if limit else "")
+        sql = (f"SELECT * FROM episodes {where} ORDER BY COALESCE(date, '') DESC, updated_at DESC, key"
+               + (" LIMIT ?" if limit else ""))
         with self._connect() as conn:
             return [_row(r) for r in conn.execute(sql, args + ([limit] if limit else []))]
 

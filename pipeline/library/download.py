@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Callable, Optional
 from urllib.parse import urljoin, urlsplit
 
-from pipeline.files import atomic_write_text, publish_file
 from pipeline.errors import PodscribeError
+from pipeline.files import atomic_write_text, publish_file
 
 log = logging.getLogger(__name__)
 

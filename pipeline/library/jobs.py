@@ -127,7 +127,8 @@ def _url_job(url: str, audio_dir: Path) -> EpisodeJob:
     return EpisodeJob(record=record, path=str(dest), url=url, metadata={"enclosure_url": url})
 
 
-def plan_feed(feed: Feed, audio_dir: Path, limit: Optional[int] = None, since: Optional[str] = None) -> list[EpisodeJob]:
+def plan_feed(feed: Feed, audio_dir: Path, limit: Optional[int] = None,
+              since: Optional[str] = None) -> list[EpisodeJob]:
     """Jobs for a feed's episodes, newest first: those dated ``since`` (YYYY-MM-DD) or later (undated ones left
     out then), at most ``limit``; an item whose guid came before is listed once."""
     unique = {e.guid: e for e in reversed(feed.episodes)}  # the first listing of a guid wins

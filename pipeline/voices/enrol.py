@@ -109,7 +109,8 @@ def clip(path: str | Path, start_s: Optional[float] = None, end_s: Optional[floa
     last = len(audio.samples) if end_s is None else int(end_s * audio.sample_rate)
     if first >= len(audio.samples):
         raise PodscribeError(f"{path}: --start {start_s:g} s is past its end ({audio.duration_s:.1f} s)")
-    span = "" if start_s is None and end_s is None else f" {start_s or 0:g}-{'end' if end_s is None else f'{end_s:g}'} s"
+    end = "end" if end_s is None else f"{end_s:g}"
+    span = "" if start_s is None and end_s is None else f" {start_s or 0:g}-{end} s"
     return audio.samples[first:last], f"{path}{span}"
 
 

@@ -51,12 +51,12 @@ class Voice:
 
 def embedding_identity() -> str:
     """The sha256 of the embedding model in the manifest: voices made with another model are refused."""
-    from pipeline.store.registry import _manifest
+    from pipeline.store.registry import recorded_sha256
 
-    try:
-        return str(_manifest()[EMBEDDING_MODEL]["sha256"])
-    except (KeyError, TypeError):
-        raise PodscribeError(f"models/manifest.toml has no {EMBEDDING_MODEL!r} model with a sha256") from None
+    sha256 = recorded_sha256(EMBEDDING_MODEL)
+    if sha256 is None:
+        raise PodscribeError(f"models/manifest.toml has no {EMBEDDING_MODEL!r} model with a sha256")
+    return sha256
 
 
 def now() -> str:

@@ -5,8 +5,8 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, TextIO
 
-from pipeline.files import atomic_write_text
 from pipeline.errors import PodscribeError
+from pipeline.files import atomic_write_text
 from pipeline.types import Transcript
 from pipeline.writers import forum, html, json_format, markdown, podcast_json, rttm, subtitles, text
 

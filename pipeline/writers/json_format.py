@@ -1,4 +1,5 @@
-"""JSON: every word, segment and turn, the episode hash, models, options and stage timings; read back by :func:`read`."""
+"""JSON: every word, segment and turn, the episode hash, models, options and stage timings; read back by
+:func:`read`."""
 from __future__ import annotations
 
 import json

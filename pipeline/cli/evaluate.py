@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Optional
 
 import click
 
+from pipeline.cli.options import HELP, setup_logging
 from pipeline.errors import PodscribeError
 from pipeline.evaluate.manifest import read_manifest
 from pipeline.evaluate.readers import FORMATS as _FORMATS
@@ -19,7 +19,7 @@ from pipeline.evaluate.readers import FORMATS as _FORMATS
 log = logging.getLogger(__name__)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings=HELP)
 @click.option("--ref", "refs", multiple=True, type=click.Path(path_type=Path),
               help="Reference transcript; repeat to add speaker turns (e.g. --ref ep.forum.txt --ref ep.rttm).")
 @click.option("--hyp", "hyps", multiple=True, type=click.Path(path_type=Path),
@@ -42,20 +42,15 @@ log = logging.getLogger(__name__)
 @click.option("-v", "--verbose", count=True, help="Log what is read and scored.")
 def evaluate(refs, hyps, ref_format, hyp_format, manifest, outputs_dir, fmt, output, collar, normalizer, verbose):
     """Score a transcript: WER/CER, per-speaker WER, cpWER, DER and how well the [?] marks find errors."""
-    if verbose:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    setup_logging(verbose, debug=False)
     if manifest is not None and (refs or hyps):
         raise click.UsageError("give either --manifest or --ref/--hyp, not both")
     if manifest is None and not (refs and hyps):
         raise click.UsageError("give --ref and --hyp (or --manifest)")
-    try:
-        if manifest is not None:
-            _run_manifest(manifest, outputs_dir, fmt, output, collar, normalizer)
-        else:
-            _run_pair(refs, hyps, ref_format, hyp_format, fmt, output, collar, normalizer)
-    except PodscribeError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    if manifest is not None:
+        _run_manifest(manifest, outputs_dir, fmt, output, collar, normalizer)
+    else:
+        _run_pair(refs, hyps, ref_format, hyp_format, fmt, output, collar, normalizer)
 
 
 def _run_pair(refs, hyps, ref_format, hyp_format, fmt, output, collar, normalizer) -> None:
@@ -74,16 +69,16 @@ def _run_pair(refs, hyps, ref_format, hyp_format, fmt, output, collar, normalize
 
 
 def _html(row, target: Path) -> None:
-    from pipeline.files import atomic_write_text
     from pipeline.evaluate.report import page
+    from pipeline.files import atomic_write_text
 
     atomic_write_text(target, page(row))
     click.echo(f"{row.name}: report -> {target}")
 
 
 def _emit(rows, totals, fmt: str, output: Optional[Path]) -> None:
-    from pipeline.files import atomic_write_text
     from pipeline.evaluate.report import as_json, table
+    from pipeline.files import atomic_write_text
 
     text = json.dumps(as_json(rows, totals), indent=1) if fmt == "json" else table(rows, totals)
     if output:
@@ -104,7 +99,8 @@ def _run_manifest(manifest: Path, outputs_dir: Path, fmt, output, collar, normal
         rows.append(Row(pair.name, ref, hyp, score(ref, hyp, collar=collar, normalizer=normalizer)))
         if fmt == "html":
             _html(rows[-1], hyp_path.with_name(f"{pair.name}.report.html"))
-    _emit(rows, total([r.scores for r in rows]), "json" if fmt == "json" else "table", output if fmt != "html" else None)
+    _emit(rows, total([r.scores for r in rows]), "json" if fmt == "json" else "table",
+          output if fmt != "html" else None)
 
 
 def _transcript_of(audio: Path, outputs_dir: Path) -> Path:

@@ -1,19 +1,19 @@
 """``podscribe voices``: enrol, list and remove the voices transcripts name speakers by."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
 import click
 
+from pipeline.cli.options import HELP
 from pipeline.errors import PodscribeError
 
 _VOICES = click.option("--voices", "folder", default="voices", show_default=True, type=click.Path(path_type=Path),
                        help="The folder of enrolled voices.")
 
 
-@click.group()
+@click.group(context_settings=HELP)
 def voices() -> None:
     """Enrolled voices: transcripts name the speakers they recognise.
 
@@ -43,7 +43,7 @@ def add(name: str, file: Optional[Path], start, end, episode: Optional[Path], sp
         raise click.UsageError("--start/--end go with FILE, not --from")
     if file is not None and speaker:
         raise click.UsageError("--speaker goes with --from")
-    _run(lambda: _add(name, file, start, end, episode, speaker, folder))
+    _add(name, file, start, end, episode, speaker, folder)
 
 
 def _add(name, file, start, end, episode, speaker, folder: Path) -> None:
@@ -73,7 +73,7 @@ def list_voices(folder: Path) -> None:
     """Each voice: name, seconds of speech enrolled, from where, when."""
     from pipeline.voices.store import SUFFIX, embedding_identity, read_voice
 
-    identity = _run(embedding_identity)
+    identity = embedding_identity()
     paths = sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []
     if not paths:
         click.echo(f"no voices enrolled in {folder}")
@@ -82,7 +82,7 @@ def list_voices(folder: Path) -> None:
     for path in paths:
         try:
             voice = read_voice(path, identity)
-        except PodscribeError as exc:
+        except PodscribeError as exc:  # one unreadable voice does not hide the others
             click.echo(f"error: {exc}", err=True)
             bad += 1
             continue
@@ -90,7 +90,7 @@ def list_voices(folder: Path) -> None:
         for e in voice.enrolments:
             click.echo(f"  {e.speech_s:6.1f} s  {e.added}  {e.source}")
     if bad:
-        sys.exit(1)
+        raise click.exceptions.Exit(1)
 
 
 @voices.command("remove")
@@ -100,13 +100,6 @@ def remove(name: str, folder: Path) -> None:
     """Delete the voice NAME (its file in the voices folder)."""
     from pipeline.voices.store import remove_voice
 
-    path = _run(lambda: remove_voice(folder, name))
+    path = remove_voice(folder, name)
     click.echo(f"removed {name} ({path})")
 
-
-def _run(fn):
-    try:
-        return fn()
-    except PodscribeError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)

@@ -1,0 +1,72 @@
+"""``podscribe feed`` and ``podscribe status``: a show's feed through the catalog, and what the catalog holds."""
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from pipeline.cli.options import HELP, batch_options, batch_running, setup_logging, transcription_options
+from pipeline.cli.running import check, executor_for, finish, open_catalog, run_jobs
+
+
+@click.command(context_settings=HELP)
+@click.argument("source", metavar="FEED")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the newest N episodes.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Only episodes published on or after this date (YYYY-MM-DD).")
+@click.option("--publish", "publish_dir", type=click.Path(path_type=Path), default=None,
+              help="Also write each transcript as WebVTT and Podcasting 2.0 JSON into this folder (what a web server "
+                   "serves), and print the <podcast:transcript> lines for the feed.")
+@click.option("--publish-url", default=None,
+              help="The URL the --publish folder is served at, for absolute URLs in the tag lines.")
+@transcription_options
+@batch_running
+def feed(source, limit, since, publish_dir, publish_url, output_dir, audio_dir, executor, ray_address, quiet,
+         verbose, **params) -> None:
+    """Transcribe the episodes of a podcast feed (an http(s) URL or a local file) that have no transcript yet:
+    each is downloaded into audio/<show>/, transcribed into OUTPUT_DIR as <date>-<title>.<format> with the show,
+    title, date, guid, enclosure URL and description in its JSON, and recorded in OUTPUT_DIR/catalog.sqlite; a
+    second run does only what is new, and retries what failed."""
+    from pipeline.library.feed import load_feed
+    from pipeline.library.jobs import plan_feed
+    from pipeline.library.publish import PublishOptions
+
+    setup_logging(verbose, params["debug"])
+    publish = check(PublishOptions, publish_dir, publish_url) if publish_dir else None
+    options = batch_options(params, publish=publish)
+    execute = executor_for(executor, ray_address)
+    catalog = open_catalog(output_dir)
+    loaded = load_feed(source, options.download)
+    jobs = plan_feed(loaded, audio_dir, limit, since.date().isoformat() if since else None)
+    click.echo(f"{loaded.title or source}: {len(loaded.episodes)} episode(s) in the feed, {len(jobs)} selected")
+    results = run_jobs(jobs, options, output_dir, catalog, quiet, always_say_plan=True, execute=execute)
+    if publish and not publish_url and any(r.tags for r in results):
+        click.echo(f"(the tag URLs are relative: pass --publish-url with the URL {publish_dir} is served at)")
+    finish(results, table=len(results) > 1)
+
+
+@click.command(context_settings=HELP)
+@click.option("-o", "--output-dir", default="outputs", show_default=True, type=click.Path(path_type=Path),
+              help="The output folder whose catalog.sqlite to list.")
+@click.option("--status", "only", type=click.Choice(["pending", "done", "failed"]), default=None,
+              help="Only episodes in this state.")
+def status(output_dir: Path, only: Optional[str]) -> None:
+    """List the episodes in OUTPUT_DIR/catalog.sqlite: status, date, name, model, when, and why one failed."""
+    from pipeline.library.catalog import CATALOG_NAME, Catalog
+
+    path = output_dir / CATALOG_NAME
+    if not path.is_file():
+        click.echo(f"no catalog at {path}: nothing has been transcribed into {output_dir} yet")
+        return
+    rows = Catalog(path).rows(status=only)
+    table = [("status", "date", "episode", "model", "updated", "error")]
+    for row in rows:
+        when = datetime.datetime.fromtimestamp(row.updated_at).strftime("%Y-%m-%d %H:%M")
+        table.append((row.status, row.date or "", row.name, row.model or "", when, row.error or ""))
+    width = [max(len(r[i]) for r in table) for i in range(5)]
+    for r in table:
+        click.echo("  ".join(c.ljust(width[i]) if i < 5 else c for i, c in enumerate(r)).rstrip())
+    counts = {s: sum(row.status == s for row in rows) for s in ("done", "failed", "pending")}
+    click.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
