@@ -14,7 +14,7 @@ UNKNOWN_SPEAKER = "SPEAKER 1"
 
 @dataclass(frozen=True)
 class MergeOptions:
-    uncertain_below: float = 0.62  # word probability under which a word is marked [?] (README: "[?] signals")
+    uncertain_below: float = 0.62  # word probability under which a word is marked [?] (docs/coverage.md)
     rare_below_zipf: Optional[float] = None  # a word rarer in English than this (wordfreq Zipf) ...
     rare_uncertain_below: float = 0.9  # ... is marked under this probability (pipeline/confidence.py)
     # two words in a row given less than this each are marked (confidence.crammed)

@@ -1,7 +1,7 @@
 """The whole pipeline on the bundled sample with the real tiny.en and diarization models.
 
-Bounds measured on this sample (README, "Accuracy"): tiny.en WER 12.1 %, DER 0.9 % at collar 0,
-cpWER equal to WER. The bounds below leave room for CPU numerics, not for regressions.
+Bounds from what is measured on this sample (benchmarks/README.md, "Accuracy"): they leave room for CPU numerics,
+not for regressions.
 """
 import json
 from pathlib import Path

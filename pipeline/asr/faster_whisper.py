@@ -44,7 +44,7 @@ MAX_INITIAL_TIMESTAMP_S = 1.0  # as whisper's and faster-whisper's transcribe
 def precision_for(compute_type: str, device: str) -> tuple[str, str]:
     """The (encoder, decoder) compute types. ``auto``: int8 on a CPU, float16 on CUDA. ``int8_decoder``: the
     decoder in int8 and the encoder in float32 (float16 on CUDA): on a CPU as fast as int8, fewer errors with base,
-    more peak memory (the figures: README "Engines"). Anything else: that type for both."""
+    more peak memory (the figures: benchmarks/README.md, "Engines"). Anything else: that type for both."""
     cuda = device.startswith("cuda")
     if compute_type == "auto":
         return ("float16", "float16") if cuda else ("int8", "int8")

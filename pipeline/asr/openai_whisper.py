@@ -32,7 +32,7 @@ from pipeline.types import Audio, Chunk, Segment
 log = logging.getLogger(__name__)
 
 # First windows decoded together by default. On the 2-core CPU machine batches of 3-5 halve the stage's time
-# with beam search (benchmarks/batch.py); on a GPU larger batches fill the device.
+# with beam search (benchmarks/HISTORY.md, "Batch sizes"); on a GPU larger batches fill the device.
 AUTO_BATCH_CUDA = 16
 AUTO_BATCH_CPU = 5
 MIN_WINDOW_FRAMES = 50  # 0.5 s of mel frames: a window with less audio than this is not decoded

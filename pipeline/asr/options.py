@@ -15,12 +15,10 @@ ENGINES = ("whisper", "ctranslate2")
 INT8_DECODER = "int8_decoder"  # the ctranslate2 engine's decoder in int8, its encoder in float32 (float16 on CUDA)
 COMPUTE_TYPES = ("auto", "int8", INT8_DECODER, "int8_float32", "int8_float16", "float16", "float32")
 # The most words of the chunk before that a chunk's prompt carries (about 65 tokens; whisper's own loop carries up to
-# 223). On the dev set 25 words lost tiny.en's quiet guest, 100 made base mishear a poem after a novel (README
-# "Previous-text context").
+# 223): fewer lost a quiet guest, more made a model mishear (docs/engines.md, "Previous-text context").
 CONTEXT_WORDS = 50
-# Models whose chunks carry context by default (``context="auto"``) with the whisper engine: on the dev set it made
-# tiny.en no worse than the whisper CLI on any file (10.8 -> 10.0 % in total); base met that without it and lost 0.4-0.5
-# points in total with it, and CTranslate2's tiny.en got worse (README "Previous-text context").
+# Models whose chunks carry context by default (``context="auto"``) with the whisper engine: the models it helped on
+# the dev set (docs/engines.md, "Previous-text context"; the runs: benchmarks/README.md, "Accuracy").
 CONTEXT_MODELS = ("tiny.en", "tiny")
 RESET_TEMPERATURE = 0.5  # a chunk decoded hotter than this passes no context on (whisper's prompt reset)
 

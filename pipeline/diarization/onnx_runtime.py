@@ -1,8 +1,8 @@
-"""Diarization's two networks on a CPU through ONNX Runtime: diarization 1.5-1.9x faster, same outputs.
+"""Diarization's two networks on a CPU through ONNX Runtime: diarization faster, same outputs.
 
 segmentation-3.0 (SincNet + LSTM) and CAM++'s trunk (the part ``pipeline.diarization.frame_embeddings``
 runs once per file) are exported from the store's torch weights with ``torch.onnx.export`` and run with
-``onnxruntime`` (``benchmarks/diarization.py``, README "Diarization"). An export is checked before it is
+``onnxruntime`` (how much faster: benchmarks/README.md, "Diarization"). An export is checked before it is
 kept: ONNX Runtime and torch must give the same outputs on a fixed input (within ``TOLERANCE``). Exports
 are kept in the store, ``<store>/onnx/<name>-<key>.onnx``, where the key hashes the weights' sha256 and
 the torch and onnx versions (the exporter's bytes depend on them), so a new torch makes a new file and
@@ -152,9 +152,9 @@ def _load(model: bytes | str):
     options.intra_op_num_threads = torch.get_num_threads()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    # Memory: ONNX Runtime's arena kept 450-500 MB after each diarization (a second one on the next file's models)
-    # and its memory patterns preallocate per input shape; without both a run takes ~20 % longer and the process
-    # peaks 400 MB lower (README "Diarization")
+    # Memory: ONNX Runtime's arena keeps hundreds of MB after each diarization (a second one on the next file's
+    # models) and its memory patterns preallocate per input shape; without both a run takes a little longer and the
+    # process peaks much lower (the figures: benchmarks/README.md, "Diarization")
     options.enable_cpu_mem_arena = False
     options.enable_mem_pattern = False
     # threads sleep while they wait, as OMP_WAIT_POLICY=PASSIVE has torch's do (pipeline/__init__.py)

@@ -13,8 +13,8 @@ from typing import Iterable, Optional, Sequence
 
 from pipeline.types import SpeakerTurn
 
-# Turns shorter than this can be edge blips. The longest that costs no DER on the dev set and pyannote's sample
-# (README "Diarization"); at 0.5 s crosstalk's DER rises by half a point (backchannels given to the main speaker).
+# Turns shorter than this can be edge blips: the longest that costs no DER on the dev set and pyannote's sample
+# (docs/architecture.md, "Edge blips"; the sweep: benchmarks/README.md, "Diarization").
 EDGE_BLIP_S = 0.3
 # Two turns touch when one ends within this of the other's start: a frame of segmentation-3.0 is 17 ms.
 TOUCH_S = 0.02

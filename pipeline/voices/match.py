@@ -4,7 +4,7 @@ Each speaker (a diarization centroid) is scored against each voice by cosine sim
 mean embedding. Speakers and voices are matched one to one (``scipy.optimize.linear_sum_assignment`` on the
 scores), and a matched pair is named only when its score is at least ``min_score`` and beats the
 speaker's runner-up voice by at least ``min_margin``. The defaults come from ``benchmarks/voices.py``
-(README: Voices).
+(docs/voices.md, "The operating point").
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ Vector = Sequence[float]
 
 @dataclass(frozen=True)
 class MatchOptions:
-    min_score: float = 0.5  # cosine with the voice's mean embedding (README: Voices)
+    min_score: float = 0.5  # cosine with the voice's mean embedding (docs/voices.md)
     min_margin: float = 0.1  # over the speaker's runner-up voice
 
     def __post_init__(self) -> None:
