@@ -77,8 +77,8 @@ class RunOptions:
         transcribe = self.transcribe
         return {
             "chunk": asdict(self.chunk),
-            "transcribe": asdict(transcribe) | {"model": transcribe.model_identity, "batch_size": None,
-                                                 "context": CONTEXT_WORDS if transcribe.with_context else 0},
+            "transcribe": {k: v for k, v in asdict(transcribe).items() if k != "batch_size"} | {
+                "model": transcribe.model_identity, "context": CONTEXT_WORDS if transcribe.with_context else 0},
             "diarize": asdict(self.diarize),
             "merge": asdict(self.merge),
             "coverage": asdict(self.coverage),
