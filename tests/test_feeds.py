@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import pipeline.library.batch
 from pipeline.cli import main
 from pipeline.files import file_sha256
-from pipeline.library.catalog import Catalog
+from pipeline.library.catalog import SCHEMA_VERSION, Catalog
 from pipeline.types import Transcript, Turn, Word
 from tests.feed_server import FeedServer, make_mp3, rss
 
@@ -349,16 +349,20 @@ def test_ctrl_c_leaves_the_catalog_consistent_and_a_rerun_finishes(tmp_path, ser
     stopped = feed(tmp_path, url)
     assert stopped.exit_code == 130
     assert "interrupted during" in stopped.output and "run the same command again to resume" in stopped.output
-    assert sorted(rows(tmp_path).values()) == ["done", "pending", "pending"]
+    # episodes are claimed as they start: the one it stopped in is pending, its claim let go; the next never began
+    assert sorted(rows(tmp_path).values()) == ["done", "pending"]
+    interrupted = Catalog(tmp_path / "out" / "catalog.sqlite").rows(status="pending")[0]
+    assert interrupted.claim_token is None and not interrupted.held()
     fake.interrupt_on = None
     again = feed(tmp_path, url)
-    assert again.exit_code == 0 and "0 new, 2 to retry, 1 already done" in again.output
+    assert again.exit_code == 0 and "1 new, 1 to retry, 1 already done" in again.output
+    assert sorted(rows(tmp_path).values()) == ["done", "done", "done"]
 
 
 def test_the_catalog_is_sqlite_with_a_schema_version_and_wal(tmp_path, server, fake):
     feed(tmp_path, write_feed(server, [item(server, 1)]))
     with sqlite3.connect(tmp_path / "out" / "catalog.sqlite") as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         row = conn.execute("SELECT kind, source, title, date, status, model, options, attempts FROM episodes").fetchone()
     assert row[:6] == ("feed", f"{server.url}/files/ep1.mp3", "Episode 1: Linux & UML", "2026-11-01", "done", "base")

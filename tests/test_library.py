@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +17,7 @@ from pipeline.asr.options import TranscribeOptions
 from pipeline.cli.options import parse_size
 from pipeline.errors import PodscribeError
 from pipeline.library.batch import BatchOptions, Plan
-from pipeline.library.catalog import Catalog, EpisodeRecord, Outcome
+from pipeline.library.catalog import CLAIMED, DONE, HELD, LEASE_S, Catalog, EpisodeRecord, Holder, Outcome
 from pipeline.library.download import DownloadOptions, check_url, is_url
 from pipeline.library.feed import parse_feed
 from pipeline.library.jobs import plan_inputs
@@ -169,31 +174,94 @@ def record(key="guid:1"):
     return EpisodeRecord(key=key, kind="feed", source="https://h/1.mp3", name="ep", title="Ep")
 
 
+ME = Holder("this-host", 1, "my-run")
+
+
 def test_catalog_status_changes_follow_the_rules(tmp_path):
     catalog = Catalog.in_folder(tmp_path)
-    with pytest.raises(PodscribeError, match="cannot go from nothing to done"):
-        catalog.finish("guid:1", Outcome("done"))
-    catalog.start(record(), "base", "k1", {"m": 1})
+    assert not catalog.finish("guid:1", Outcome("done"), ME), "nothing to finish: no row, no claim"
+    assert catalog.claim(record(), "base", "k1", {"m": 1}, ME) == CLAIMED
     assert catalog.get("guid:1").status == "pending"
-    catalog.finish("guid:1", Outcome("failed", error="HTTP 404"))
-    with pytest.raises(PodscribeError, match="cannot go from failed to done"):
-        catalog.finish("guid:1", Outcome("done"))
-    catalog.start(record(), "base", "k1", {})
-    catalog.finish("guid:1", Outcome("done", outputs=()))
+    assert catalog.finish("guid:1", Outcome("failed", error="HTTP 404"), ME)
+    assert not catalog.finish("guid:1", Outcome("done"), ME), "the claim ended with the run"
+    assert catalog.claim(record(), "base", "k1", {}, ME) == CLAIMED
+    assert catalog.finish("guid:1", Outcome("done", outputs=()), ME)
     row = catalog.get("guid:1")
-    assert (row.status, row.error, row.attempts) == ("done", None, 2)
+    assert (row.status, row.error, row.attempts, row.claim_token) == ("done", None, 2, None)
     assert catalog.is_done("guid:1", "k1") and not catalog.is_done("guid:1", "k2")
+    assert catalog.claim(record(), "base", "k1", {}, ME) == DONE, "done with these options: nothing to claim"
+    assert catalog.claim(record(), "base", "k1", {}, ME, force=True) == CLAIMED
 
 
 def test_catalog_done_means_the_outputs_are_still_there(tmp_path):
     catalog = Catalog.in_folder(tmp_path)
     out = tmp_path / "ep.json"
     out.write_text("{}")
-    catalog.start(record(), "base", "k", {})
-    catalog.finish("guid:1", Outcome("done", outputs=(str(out),)))
+    catalog.claim(record(), "base", "k", {}, ME)
+    catalog.finish("guid:1", Outcome("done", outputs=(str(out),)), ME)
     assert catalog.is_done("guid:1", "k")
     out.unlink()
     assert not catalog.is_done("guid:1", "k")
+
+
+def test_a_live_claim_is_respected_and_a_dead_one_taken_over(tmp_path, monkeypatch):
+    catalog = Catalog.in_folder(tmp_path)
+    host = socket.gethostname()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        other = Holder(host, child.pid, "other-run")
+        mine = Holder(host, os.getpid(), "my-run")
+        assert catalog.claim(record(), "base", "k", {}, other) == CLAIMED
+        assert catalog.get("guid:1").held()
+        assert catalog.claim(record(), "base", "k", {}, mine) == HELD, "its process is alive"
+        assert not catalog.finish("guid:1", Outcome("done"), mine), "only the holder records the end"
+        child.kill()
+        child.wait()
+        assert not catalog.get("guid:1").held(), "its process is gone"
+        assert catalog.claim(record(), "base", "k", {}, mine) == CLAIMED
+        row = catalog.get("guid:1")
+        assert (row.claim_token, row.claim_pid, row.attempts) == ("my-run", os.getpid(), 2)
+        assert not catalog.finish("guid:1", Outcome("done"), other), "the old holder lost it"
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_another_hosts_claim_lives_as_long_as_its_heartbeat(tmp_path, monkeypatch):
+    catalog = Catalog.in_folder(tmp_path)
+    far = Holder("another-host", 1, "far-run")
+    assert catalog.claim(record(), "base", "k", {}, far) == CLAIMED
+    now = time.time()
+    assert catalog.get("guid:1").held(now + LEASE_S - 1)
+    assert not catalog.get("guid:1").held(now + LEASE_S + 1), "no heartbeat for a lease: its machine is gone"
+    monkeypatch.setattr(time, "time", lambda: now + LEASE_S - 1)
+    catalog.beat(far)
+    assert catalog.get("guid:1").held(now + LEASE_S + 1), "the heartbeat renewed it"
+
+
+def test_a_released_claim_is_free_at_once_and_stays_pending(tmp_path):
+    catalog = Catalog.in_folder(tmp_path)
+    far = Holder("another-host", 1, "far-run")
+    catalog.claim(record(), "base", "k", {}, far)
+    catalog.release(far)
+    row = catalog.get("guid:1")
+    assert (row.status, row.claim_token, row.held()) == ("pending", None, False)
+    assert catalog.claim(record(), "base", "k", {}, ME) == CLAIMED
+
+
+def test_a_schema_1_catalog_is_brought_up_to_date_with_its_rows(tmp_path):
+    import sqlite3
+
+    from pipeline.library import catalog as module
+
+    with sqlite3.connect(tmp_path / "catalog.sqlite") as conn:
+        conn.executescript(module._SCHEMA + "PRAGMA user_version = 1;")
+        conn.execute("INSERT INTO episodes (key, kind, source, name, status, attempts, created_at, updated_at) "
+                     "VALUES ('guid:1', 'feed', 'https://h/1.mp3', 'ep', 'done', 1, 0, 0)")
+    catalog = Catalog.in_folder(tmp_path)
+    assert catalog.get("guid:1").status == "done" and catalog.get("guid:1").claim_token is None
+    with sqlite3.connect(tmp_path / "catalog.sqlite") as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == module.SCHEMA_VERSION
 
 
 def test_a_file_that_is_not_a_catalog_is_one_clear_error(tmp_path):

@@ -127,7 +127,8 @@ def test_help_does_not_import_ray_and_a_bad_ray_address_is_one_line(tmp_path):
     assert result.exit_code == 2 and "--ray-address needs --executor ray" in result.output
     result = CliRunner().invoke(main, ["transcribe", str(wav), "-o", str(tmp_path), "--executor", "ray",
                                        "--ray-address", "127.0.0.1:1"])
-    assert result.exit_code == 1 and "error: --ray-address 127.0.0.1:1: no Ray cluster answers there" in result.output
+    assert result.exit_code == 2 and "error: --ray-address 127.0.0.1:1: no Ray cluster answers there" in result.output
+    assert not (tmp_path / "catalog.sqlite").exists(), "refused before any work"
     assert Catalog.in_folder(tmp_path).rows() == []  # no episode was started
 
 

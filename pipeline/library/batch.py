@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import logging
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +20,9 @@ from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence
 
 from pipeline.cache import CACHE_DIRNAME, key_digest
 from pipeline.errors import PodscribeError
-from pipeline.library.catalog import Catalog, Outcome
+from pipeline.library.catalog import CLAIMED, HEARTBEAT_S, HELD, Catalog, Holder, Outcome, Row, is_done
 from pipeline.library.download import DownloadOptions, download
-from pipeline.library.jobs import EpisodeJob, EpisodeResult
+from pipeline.library.jobs import EpisodeJob, EpisodeResult, running_elsewhere
 from pipeline.library.publish import PublishOptions, publish
 from pipeline.run import RunOptions
 from pipeline.types import Transcript
@@ -102,65 +103,129 @@ Executor = Callable[[Sequence[EpisodeJob], BatchOptions, Path, Reporter], Iterab
 
 @dataclass(frozen=True)
 class Plan:
-    """What a batch will do: the jobs to run (and why each runs) and the results of those it skips."""
+    """What a batch will do: the jobs to run (and why each runs), the results of those it skips because they are
+    done, and of those another run is running now."""
 
     todo: tuple[EpisodeJob, ...]
     skipped: tuple[EpisodeResult, ...]
     reasons: tuple[str, ...]  # per job in ``todo``: new | retry | changed | forced
+    elsewhere: tuple[EpisodeResult, ...] = ()
 
     def describe(self) -> str:
-        """``3 new, 41 already done`` (and how many are retried or re-run with other options)."""
+        """``3 new, 41 already done`` (and how many are retried, re-run with other options, or running elsewhere)."""
         counts = {reason: self.reasons.count(reason) for reason in dict.fromkeys(self.reasons)}
         words = {"new": "new", "retry": "to retry", "changed": "to redo (other options or outputs missing)",
                  "forced": "to redo (--force)"}
         parts = [f"{counts.get('new', 0)} new"] + [f"{n} {words[r]}" for r, n in counts.items() if r != "new"]
-        return ", ".join(parts + [f"{len(self.skipped)} already done"])
+        parts.append(f"{len(self.skipped)} already done")
+        return ", ".join(parts + ([f"{len(self.elsewhere)} running elsewhere"] if self.elsewhere else []))
 
 
 def plan_batch(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Path, catalog: Catalog) -> Plan:
-    """Split ``jobs`` into those to run and those the catalog says are done with these options."""
-    todo, reasons, skipped = [], [], []
+    """Split ``jobs`` into those to run, those the catalog says are done with these options, and those a live
+    run holds now."""
+    todo, reasons, skipped, elsewhere = [], [], [], []
     for job in jobs:
-        reason = _why_run(job, options, catalog)
+        row = catalog.get(job.key)
+        if row is not None and row.held():
+            elsewhere.append(running_elsewhere(job, row))
+            continue
+        reason = _why_run(job, row, options)
         if reason is None:
-            skipped.append(_skipped(job, catalog, options, output_dir))
+            skipped.append(_skipped(job, row, options, output_dir))
         else:
             todo.append(job)
             reasons.append(reason)
-    return Plan(tuple(todo), tuple(skipped), tuple(reasons))
+    return Plan(tuple(todo), tuple(skipped), tuple(reasons), tuple(elsewhere))
 
 
-def _why_run(job: EpisodeJob, options: BatchOptions, catalog: Catalog) -> Optional[str]:
+def _why_run(job: EpisodeJob, row: Optional[Row], options: BatchOptions) -> Optional[str]:
     """Why ``job`` runs (new, retry, changed, forced), or None when it is done with these options."""
-    row = catalog.get(job.key)
     if row is None:
         return "new"
     if options.force:
         return "forced"
-    if catalog.is_done(job.key, options.key):
+    if is_done(row, options.key):
         return None
     return "changed" if row.status == "done" else "retry"
 
 
+class Claims:
+    """The batch's jobs as an executor takes them: each is claimed in the catalog only then, so that runs that
+    overlap share the work, one episode to one run. A job another run holds, or finished meanwhile, is set aside
+    with its result (``set_aside``) instead of handed out. ``len`` is at most how many are handed out."""
+
+    def __init__(self, plan: Plan, options: BatchOptions, output_dir: Path, catalog: Catalog, holder: Holder,
+                 reporter: Reporter):
+        self.plan, self.options, self.output_dir = plan, options, output_dir
+        self.catalog, self.holder, self.reporter = catalog, holder, reporter
+        self.set_aside: dict[str, EpisodeResult] = {}
+        self.by_key = {job.key: job for job in plan.todo}
+
+    def __len__(self) -> int:
+        return len(self.plan.todo)
+
+    def __iter__(self) -> Iterator[EpisodeJob]:
+        identity = self.options.run.identity()
+        for job, reason in zip(self.plan.todo, self.plan.reasons):
+            found = self.catalog.claim(job.record, self.options.run.transcribe.model, self.options.key, identity,
+                                       self.holder, force=reason == "forced")
+            if found == CLAIMED:
+                yield job
+                continue
+            row = self.catalog.get(job.key)
+            result = (running_elsewhere(job, row) if found == HELD
+                      else _skipped(job, row, self.options, self.output_dir))
+            self.set_aside[job.key] = result
+            self.reporter.finished(job, result)
+
+
 def run_batch(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Path, catalog: Catalog,
               reporter: Reporter = SilentReporter(), execute: Optional[Executor] = None) -> BatchSummary:
-    """Skip what is done, run the rest through ``execute``, record every start and end in ``catalog``."""
+    """Skip what is done or running elsewhere; claim each other episode as the executor takes it, run it and record
+    its end. The batch's claims are kept alive by a heartbeat while it runs and let go however it stops."""
     plan = plan_batch(jobs, options, output_dir, catalog)
     reporter.planned(plan)
-    for job in plan.todo:
-        catalog.start(job.record, options.run.transcribe.model, options.key, options.run.identity())
-    by_key = {job.key: job for job in plan.todo}
+    holder = Holder.here()
+    claims = Claims(plan, options, output_dir, catalog, holder, reporter)
     results: dict[str, EpisodeResult] = {}
     try:
-        with sigterm_as_interrupt():
-            for result in (execute or run_here)(plan.todo, options, output_dir, reporter):
+        with sigterm_as_interrupt(), heartbeat(catalog, holder):
+            for result in (execute or run_here)(claims, options, output_dir, reporter):
                 results[result.key] = result
-                catalog.finish(result.key, _outcome(result))
-                reporter.finished(by_key[result.key], result)
+                if not catalog.finish(result.key, _outcome(result), holder):
+                    log.warning("%s: another run took this episode over while it ran; its row is that run's to "
+                                "record", result.name)
+                reporter.finished(claims.by_key[result.key], result)
     except KeyboardInterrupt:
-        left = [job for job in plan.todo if job.key not in results]
+        left = [job for job in plan.todo if job.key not in results and job.key not in claims.set_aside]
         raise BatchInterrupted(left[0] if left else plan.todo[-1], len(left)) from None
-    return BatchSummary(plan.skipped + tuple(results[j.key] for j in plan.todo if j.key in results))
+    finally:
+        catalog.release(holder)
+    ended = results | claims.set_aside
+    return BatchSummary(plan.skipped + plan.elsewhere + tuple(ended[j.key] for j in plan.todo if j.key in ended))
+
+
+@contextlib.contextmanager
+def heartbeat(catalog: Catalog, holder: Holder, every_s: float = HEARTBEAT_S):
+    """While the block runs, renew ``holder``'s claims every ``every_s`` (a thread: the models' work releases
+    the GIL); a heartbeat that fails is logged and tried again at the next beat."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            try:
+                catalog.beat(holder)
+            except PodscribeError as exc:
+                log.warning("catalog heartbeat: %s", exc)
+
+    thread = threading.Thread(target=beat, name="podscribe-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=every_s)
 
 
 @contextlib.contextmanager
@@ -263,9 +328,8 @@ def _failed(job: EpisodeJob, error: str, wall_s: float) -> EpisodeResult:
                          error=error, wall_s=wall_s, duration_s=job.duration_s)
 
 
-def _skipped(job: EpisodeJob, catalog: Catalog, options: BatchOptions, output_dir: Path) -> EpisodeResult:
+def _skipped(job: EpisodeJob, row: Row, options: BatchOptions, output_dir: Path) -> EpisodeResult:
     """A done episode; published now if ``--publish`` asks for it and it is not there yet."""
-    row = catalog.get(job.key)
     tags: tuple[str, ...] = ()
     if options.publish:
         tags = _publish_from_outputs(row.name, options, output_dir)

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 from urllib.parse import unquote, urlsplit
 
 from pipeline.errors import PodscribeError
-from pipeline.library.catalog import EpisodeRecord
+from pipeline.library.catalog import EpisodeRecord, Row
 from pipeline.library.download import check_url, is_url
 from pipeline.library.feed import Episode, Feed
 from pipeline.library.names import safe_filename, safe_join, slugify
@@ -48,7 +49,7 @@ class EpisodeResult:
     key: str
     name: str
     source: str
-    status: str  # done | failed | skipped
+    status: str  # done | failed | skipped (done before) | running (held by another run now)
     error: Optional[str] = None
     outputs: tuple[str, ...] = ()
     sha256: Optional[str] = None
@@ -69,44 +70,73 @@ class EpisodeResult:
         where = str(Path(self.outputs[0]).parent / self.name) + ".*" if self.outputs else "nothing written"
         if self.status == "skipped":
             return f"{self.name}: already done with these options -> {where}"
+        if self.status == "running":
+            return f"{self.name}: {self.error}"
         if not self.words and not self.lost_speech_s:
             return f"{self.name}: {self.duration_s or 0:.1f} s of audio, no speech found -> {where}"
         rtf = self.wall_s / self.duration_s if self.duration_s else 0.0
         lost = f", {self.lost_speech_s:.1f} s of speech without words (marked [?])" if self.lost_speech_s else ""
         return (f"{self.name}: {self.duration_s:.1f} s of audio in {self.wall_s:.1f} s (RTF {rtf:.2f}), "
-                f"{self.words} words, {self.speakers} speakers, {self.marked:.1%} marked [?]{lost} -> {where}")
+                f"{self.words} words, {plural(self.speakers, 'speaker')}, {self.marked:.1%} marked [?]{lost} "
+                f"-> {where}")
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 speaker``, ``2 speakers``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def running_elsewhere(job: EpisodeJob, row: Row) -> EpisodeResult:
+    """An episode another run holds now: skipped here, with who runs it."""
+    since = time.strftime("%H:%M", time.localtime(row.claimed_at)) if row.claimed_at else "?"
+    return EpisodeResult(key=job.key, name=row.name, source=row.source, status="running",
+                         error=f"running elsewhere ({row.claim_host} pid {row.claim_pid}, since {since}), skipped",
+                         duration_s=row.duration_s or job.duration_s)
 
 
 def plan_inputs(inputs: Sequence[str], audio_dir: Path) -> tuple[list[EpisodeJob], list[EpisodeResult]]:
-    """Jobs for files, folders (their audio and video files, recursively), globs and http(s) URLs; an input
-    that names nothing runnable becomes a failed result instead."""
+    """Jobs for files, folders (their audio and video files, recursively), globs and http(s) URLs, one per file: a
+    file that cannot be read, or an input that names nothing runnable, becomes a failed result of its own, and
+    costs no other file."""
     jobs: dict[str, EpisodeJob] = {}
     failures = []
     for text in inputs:
         try:
-            for job in _jobs_for(text, audio_dir):
-                jobs.setdefault(job.key, job)
+            targets = _targets(text)
         except PodscribeError as exc:
-            failures.append(EpisodeResult(key="", name=Path(text).name, source=text, status="failed", error=str(exc)))
+            failures.append(_unreadable(text, str(exc)))
+            continue
+        for target in targets:
+            try:
+                job = _url_job(check_url(target), audio_dir) if is_url(target) else _file_job(Path(target))
+            except PodscribeError as exc:
+                failures.append(_unreadable(target, str(exc)))
+                continue
+            jobs.setdefault(job.key, job)
     return list(jobs.values()), failures
 
 
-def _jobs_for(text: str, audio_dir: Path) -> list[EpisodeJob]:
+def _targets(text: str) -> list[str]:
+    """What one input names: a URL or a file as it is, a folder's audio and video files, a glob's files."""
     if is_url(text):
-        return [_url_job(check_url(text), audio_dir)]
+        return [text]
     path = Path(text)
     if not path.exists() and any(c in text for c in "*?["):
         matches = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
         if not matches:
             raise PodscribeError(f"{text}: no files match")
-        return [_file_job(p) for p in matches]
+        return [str(p) for p in matches]
     if path.is_dir():
         found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
                        and not any(part.startswith(".") for part in p.relative_to(path).parts))
         if not found:
             raise PodscribeError(f"{path}: is a directory with no audio or video files")
-        return [_file_job(p) for p in found]
-    return [_file_job(path)]
+        return [str(p) for p in found]
+    return [text]
+
+
+def _unreadable(text: str, error: str) -> EpisodeResult:
+    return EpisodeResult(key="", name=Path(text).name, source=text, status="failed", error=error)
 
 
 def _file_job(path: Path) -> EpisodeJob:

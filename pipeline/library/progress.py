@@ -112,8 +112,9 @@ def summary_table(results: Sequence[EpisodeResult]) -> str:
     width = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(width[i]) if i < 4 else cell for i, cell in enumerate(row)).rstrip()
              for row in rows]
-    counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
-    return "\n".join(lines + [", ".join(f"{n} {s}" for s, n in counts.items())])
+    counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "running", "failed")}
+    words = {"running": "running elsewhere"}
+    return "\n".join(lines + [", ".join(f"{n} {words.get(s, s)}" for s, n in counts.items() if n or s != "running")])
 
 
 def _clock(seconds: Optional[float]) -> str:

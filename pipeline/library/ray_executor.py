@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 from pipeline.errors import PodscribeError
 from pipeline.library.batch import BatchOptions, Executor, Reporter, run_episode, transcriber_for
@@ -75,19 +75,23 @@ def run_ray(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Path,
             ray.shutdown()
 
 
-def _dispatch(ray, jobs, options, output_dir: str, actors: list, make, retries: int) -> Iterator[EpisodeResult]:
-    """Keep every actor busy with one episode at a time; an actor that dies is replaced and its episode
-    queued again (first, so it is not left for last)."""
+def _dispatch(ray, jobs: Iterable[EpisodeJob], options, output_dir: str, actors: list, make,
+              retries: int) -> Iterator[EpisodeResult]:
+    """Keep every actor busy with one episode at a time, taking the next job only when an actor is free (so a job
+    is claimed only when it starts); an actor that dies is replaced and its episode run again first."""
     from ray.exceptions import RayActorError, WorkerCrashedError
 
-    queue = [(job, 0) for job in jobs]
+    upcoming = iter(jobs)
+    again: list[tuple[EpisodeJob, int]] = []  # (job, attempt) whose worker died, to run first
     idle = list(actors)
     running: dict = {}  # object ref -> (job, attempt, actor)
-    while queue or running:
-        while queue and idle:
-            job, attempt = queue.pop(0)
+    while True:
+        while idle and (item := again.pop(0) if again else _first(upcoming)) is not None:
+            job, attempt = item
             actor = idle.pop()
             running[actor.run.remote(job, options, output_dir)] = (job, attempt, actor)
+        if not running:
+            return
         (ref,), _ = ray.wait(list(running), num_returns=1)
         job, attempt, actor = running.pop(ref)
         try:
@@ -100,7 +104,7 @@ def _dispatch(ray, jobs, options, output_dir: str, actors: list, make, retries: 
             idle.append(fresh)
             if attempt < retries:
                 log.warning("%s: its Ray worker died (%s); running it again", job.record.source, type(exc).__name__)
-                queue.insert(0, (job, attempt + 1))
+                again.append((job, attempt + 1))
                 continue
             result = _failed(job, f"its Ray worker died {attempt + 1} times ({type(exc).__name__})")
         except Exception as exc:  # run_episode raised: --debug, or a bug
@@ -111,6 +115,11 @@ def _dispatch(ray, jobs, options, output_dir: str, actors: list, make, retries: 
         else:
             idle.append(actor)
         yield result
+
+
+def _first(upcoming: Iterator[EpisodeJob]) -> Optional[tuple[EpisodeJob, int]]:
+    job = next(upcoming, None)
+    return None if job is None else (job, 0)
 
 
 def _failed(job: EpisodeJob, why: str) -> EpisodeResult:
