@@ -11,7 +11,7 @@ from typing import BinaryIO, Optional
 
 import numpy as np
 
-from pipeline.errors import PodscribeError
+from pipeline.errors import PodscribeError, UnreadableAudio
 from pipeline.files import file_sha256
 from pipeline.types import SAMPLE_RATE, Audio
 
@@ -30,7 +30,7 @@ def check_readable(path: str | os.PathLike) -> Path:
     if not os.access(p, os.R_OK):
         raise PodscribeError(f"{p}: permission denied")
     if p.stat().st_size == 0:
-        raise PodscribeError(f"{p}: file is empty")
+        raise UnreadableAudio(f"{p}: file is empty")
     return p
 
 
@@ -65,15 +65,15 @@ def _check(path: Path, returncode: int, reason: str, decoded_s: float, expected_
     why = _last_line(reason) if reason.strip() else ""
     if returncode != 0:
         if "does not contain any stream" in reason or "matches no streams" in reason:
-            raise PodscribeError(f"{path}: no audio track")
+            raise UnreadableAudio(f"{path}: no audio track")
         if "Decoder (codec" in reason and "not found" in reason:
-            raise PodscribeError(f"{path}: unsupported audio codec ({why})")
-        raise PodscribeError(f"{path}: cannot decode audio ({why or f'ffmpeg exit code {returncode}'})")
+            raise UnreadableAudio(f"{path}: unsupported audio codec ({why})")
+        raise UnreadableAudio(f"{path}: cannot decode audio ({why or f'ffmpeg exit code {returncode}'})")
     if decoded_s == 0:
-        raise PodscribeError(f"{path}: contains no audio samples")
+        raise UnreadableAudio(f"{path}: contains no audio samples")
     if expected_s and decoded_s < expected_s - max(1.0, 0.02 * expected_s):
         detail = f"; ffmpeg: {why}" if why else ""
-        raise PodscribeError(f"{path}: truncated or corrupt: decoded {decoded_s:.1f} s of the {expected_s:.1f} s "
+        raise UnreadableAudio(f"{path}: truncated or corrupt: decoded {decoded_s:.1f} s of the {expected_s:.1f} s "
                              f"its header gives{detail}")
     if why:
         log.warning("%s: ffmpeg reported damage but decoded it all (%s)", path, why)

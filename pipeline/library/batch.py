@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence
 
 from pipeline.cache import CACHE_DIRNAME, key_digest
-from pipeline.errors import PodscribeError
+from pipeline.errors import PodscribeError, UnreadableAudio
 from pipeline.library.catalog import CLAIMED, HEARTBEAT_S, HELD, Catalog, Holder, Outcome, Row, is_done
-from pipeline.library.download import DownloadOptions, download
+from pipeline.library.download import DownloadOptions, discard, download
 from pipeline.library.jobs import EpisodeJob, EpisodeResult, running_elsewhere
 from pipeline.library.publish import PublishOptions, publish
 from pipeline.run import RunOptions
@@ -276,7 +276,7 @@ def run_episode(job: EpisodeJob, options: BatchOptions, output_dir: Path, transc
             runner.close()
     start = time.perf_counter()
     try:
-        path = _fetch(job, options.download, progress)
+        path = _fetch(job, options.download, progress, refetch=options.force)
         cache_dir = output_dir / CACHE_DIRNAME if options.use_cache else None
         transcript = transcriber.run(path, progress=progress, cache_dir=cache_dir, vocabulary=job.vocabulary)
         transcript = dataclasses.replace(transcript, episode=job.record.name,
@@ -285,6 +285,12 @@ def run_episode(job: EpisodeJob, options: BatchOptions, output_dir: Path, transc
         tags = publish(transcript, options.publish, options.drop_uncertain) if options.publish else ()
     except KeyboardInterrupt:
         raise
+    except UnreadableAudio as exc:
+        if job.url is None:
+            return _failed(job, str(exc), time.perf_counter() - start)
+        discard(Path(job.path))
+        return _failed(job, f"{exc}; the download is removed and fetched again on the next run",
+                       time.perf_counter() - start)
     except PodscribeError as exc:
         return _failed(job, str(exc), time.perf_counter() - start)
     except Exception as exc:  # one bad episode never costs the others
@@ -304,11 +310,11 @@ def transcriber_for(options: RunOptions, factories: Optional[tuple] = None, keep
     return Transcriber(options, asr=asr, diarizer=diarizer, keep_loaded=keep_loaded)
 
 
-def _fetch(job: EpisodeJob, options: DownloadOptions, progress: Progress) -> str:
+def _fetch(job: EpisodeJob, options: DownloadOptions, progress: Progress, refetch: bool) -> str:
     if job.url is None:
         return job.path
     tick = (lambda done, total: progress("download", done, total or 0)) if progress else None
-    return str(download(job.url, Path(job.path), options, job.expected_length, tick))
+    return str(download(job.url, Path(job.path), options, job.expected_length, tick, refetch=refetch))
 
 
 def _done(job: EpisodeJob, transcript: Transcript, written: list[Path], tags: tuple[str, ...], path: str,

@@ -6,9 +6,16 @@ validators) and becomes ``NAME`` only once complete, so ``NAME`` existing means 
 interrupted one resumes with a ``Range`` request (``If-Range`` makes a changed file start over). The size is
 checked against the server's ``Content-Length`` and, when the server gives none, against the length the feed
 declared; a page of HTML served instead of audio is refused.
+
+A finished file is trusted only while the server agrees: before it is used again, one request asks for the size the
+server declares now, and a file of another size is fetched again (``refetch`` always fetches again; a file that
+does not decode is removed by the batch, :func:`discard`, so the next run fetches it). While a ``.part`` is being
+written, the process holds an exclusive lock on it (``flock``): two processes never write one file.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import re
@@ -80,20 +87,87 @@ def fetch_bytes(url: str, options: DownloadOptions = DownloadOptions(), limit: i
 
 
 def download(url: str, dest: Path, options: DownloadOptions = DownloadOptions(),
-             expected_length: Optional[int] = None, progress: ByteProgress = None) -> Path:
-    """Download ``url`` to ``dest`` (kept if it is already there) and return ``dest``."""
+             expected_length: Optional[int] = None, progress: ByteProgress = None, refetch: bool = False) -> Path:
+    """Download ``url`` to ``dest`` and return ``dest``. A ``dest`` already there is kept while the server declares
+    its size; with ``refetch``, or another size, it is fetched again (and replaced only once the new one is whole)."""
     check_url(url)
-    if dest.is_file():
+    if dest.is_file() and not refetch and _still_current(url, dest, options):
         return dest
     if expected_length and expected_length > options.max_size:
         raise PodscribeError(f"{url}: the feed says {_mb(expected_length)}, over the {_mb(options.max_size)} cap "
                              f"(--max-size)")
-    part = dest.with_name(dest.name + ".part")
-    _fetch_part(url, part, options, expected_length, progress)
-    _refuse_html(url, part)
-    publish_file(part, dest)
-    _meta_path(part).unlink(missing_ok=True)
+    part = _part(dest)
+    with _locked(url, part):
+        if refetch or dest.is_file():  # what was fetched before is not to be trusted: start over
+            _start_over(part)
+        _fetch_part(url, part, options, expected_length, progress)
+        _refuse_html(url, part)
+        publish_file(part, dest)
+        _meta_path(part).unlink(missing_ok=True)
     return dest
+
+
+def discard(dest: Path) -> None:
+    """Remove a downloaded file (and any part of it), so that the next run fetches it again."""
+    dest.unlink(missing_ok=True)
+    _discard_part(_part(dest))
+
+
+def _part(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".part")
+
+
+def _discard_part(part: Path) -> None:
+    part.unlink(missing_ok=True)
+    _meta_path(part).unlink(missing_ok=True)
+
+
+def _start_over(part: Path) -> None:
+    """Empty ``part`` in place (the file its lock is on) and forget its validators: the next request is a fresh
+    download, not a resume."""
+    with open(part, "wb"):
+        pass
+    _meta_path(part).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _locked(url: str, part: Path):
+    """An exclusive lock on ``part`` (created if needed) while it is written: another process writing the same
+    file is refused at once, in one line, instead of the two interleaving."""
+    part.parent.mkdir(parents=True, exist_ok=True)
+    with open(part, "ab") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PodscribeError(f"{url}: another process is downloading it into {part}; "
+                                 f"it is tried again on the next run") from None
+        try:
+            yield
+        finally:
+            if part.is_file() and part.stat().st_size == 0:  # nothing received: no part to resume from
+                _discard_part(part)
+
+
+def _still_current(url: str, dest: Path, options: DownloadOptions) -> bool:
+    """Whether the server still declares ``dest``'s size for ``url`` (one request, headers only). A server that
+    declares none, or cannot be asked now, leaves the file trusted: decoding it is the next check."""
+    import httpx
+
+    try:
+        with _client(options) as client:
+            response = _open(client, url, {}, options)
+            response.close()
+    except (PodscribeError, httpx.HTTPError) as exc:
+        log.info("%s: cannot ask its size now (%s); using %s", url, exc, dest)
+        return True
+    length = response.headers.get("content-length")
+    if response.status_code != 200 or not (length and length.isdigit()):
+        return True
+    if int(length) == dest.stat().st_size:
+        return True
+    log.warning("%s: the server now declares %s, the local copy has %s: fetching it again", url,
+                _mb(int(length)), _mb(dest.stat().st_size))
+    return False
 
 
 def _fetch_part(url: str, part: Path, options: DownloadOptions, expected_length: Optional[int],
@@ -107,7 +181,7 @@ def _fetch_part(url: str, part: Path, options: DownloadOptions, expected_length:
         response = _open(client, url, headers, options)
         if response.status_code == 416 and offset:  # the part is no prefix of this file: start over
             response.close()
-            part.unlink(missing_ok=True)
+            _start_over(part)
             return _fetch_part(url, part, options, expected_length, progress)
         try:
             offset, total = _start(url, response, offset, options)
