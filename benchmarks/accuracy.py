@@ -10,7 +10,8 @@ podscribe runs through its CLI with diarization and ``--no-cache``; plain whispe
 a [?] baseline. Columns: WER; cpWER and DER (collar 0.25 s; podscribe only: whisper has no speakers);
 lost = seconds of reference speech (RTTM) in stretches no hypothesis word comes within 0.5 s of, counted
 where a stretch holds at least 1 s of speech (pipeline/evaluate/lost.py); dropped = reference words in runs of
-5 or more deleted in a row (by the words alone: also a run a stretched word hides from the timing); recall = share of wrong words
+5 or more deleted in a row (by the words alone: also a run a stretched word hides from the timing);
+recall = share of wrong words
 marked [?]; [?] = share of all words marked. Transcripts are kept under ``--hyp-dir``; ``--rescore``
 scores the kept ones again and runs the models only for the missing ones (none with ``--no-run``).
 """
@@ -29,10 +30,10 @@ from typing import Optional
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipeline.files import atomic_write_text  # noqa: E402
 from pipeline.evaluate import read_hypothesis, read_reference, score, total  # noqa: E402
-from pipeline.evaluate.manifest import Pair, read_manifest  # noqa: E402
 from pipeline.evaluate.lost import dropped_words, lost_speech  # noqa: E402
+from pipeline.evaluate.manifest import Pair, read_manifest  # noqa: E402
+from pipeline.files import atomic_write_text  # noqa: E402
 
 SYSTEMS = ("podscribe", "whisper")
 COLLAR_S = 0.25

@@ -16,10 +16,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from pipeline.asr.openai_whisper import WhisperEngine  # noqa: E402
 from pipeline.chunk import envelope_db, plan_chunks  # noqa: E402
 from pipeline.decode import decode  # noqa: E402
 from pipeline.device import resolve_device  # noqa: E402
-from pipeline.asr.openai_whisper import WhisperEngine  # noqa: E402
 from pipeline.transcribe import TranscribeOptions, transcribe  # noqa: E402
 
 

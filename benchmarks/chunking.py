@@ -46,7 +46,6 @@ class Row:
 
 def transcribe_missing(pairs, model: str, source: str, out: Path) -> None:
     """Run podscribe (default options, chunks from ``source``) on the files with no kept transcript."""
-    from pipeline.chunk import ChunkOptions
     from pipeline.run import RunOptions, Transcriber
     from pipeline.writers import write_all
 
@@ -88,10 +87,12 @@ def table(rows: list[Row]) -> str:
     for model in dict.fromkeys(r.model for r in rows):
         lines += [f"model {model}: cpWER collar {COLLAR_S} s; lost = seconds of reference speech with no word near; "
                   f"outside = words > {NEAR_S} s from reference speech",
-                  f"{'file':<15}{'chunks':<8}{'WER':>7}{'cpWER':>7}{'dropped':>8}{'lost s':>7}{'outside':>8}{'asr s':>7}"]
+                  f"{'file':<15}{'chunks':<8}{'WER':>7}{'cpWER':>7}{'dropped':>8}{'lost s':>7}"
+                  f"{'outside':>8}{'asr s':>7}"]
         mine = [r for r in rows if r.model == model]
         for name in dict.fromkeys(r.file for r in mine):
-            lines += [line(r.file, r.source, r.scores, r.lost_s, r.dropped, r.outside, r.asr_s) for r in mine if r.file == name]
+            lines += [line(r.file, r.source, r.scores, r.lost_s, r.dropped, r.outside, r.asr_s)
+                      for r in mine if r.file == name]
         for source in SOURCES:
             rs = [r for r in mine if r.source == source]
             if rs:

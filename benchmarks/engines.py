@@ -185,7 +185,8 @@ def main() -> None:
     audio_s = sum(_duration(a) for a, _ in pairs)
     print(f"{len(pairs)} file(s), {audio_s:.1f} s of audio, device {args.device}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}; ratio = wall / {BASELINE}; podscribe diarizes")
-    print(f"{'model':<8}{'config':<50}{'wall s':>8}{'RTF':>7}{'cpu s':>8}{'RSS MB':>8}{'WER':>7}{'ratio':>6}{'asr s':>8}")
+    print(f"{'model':<8}{'config':<50}{'wall s':>8}{'RTF':>7}{'cpu s':>8}{'RSS MB':>8}{'WER':>7}{'ratio':>6}"
+          f"{'asr s':>8}")
     results = [r for model in args.models for r in measure(pairs, model, args.device, tuple(args.configs))]
     if args.out:
         args.out.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n")

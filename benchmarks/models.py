@@ -29,7 +29,8 @@ def _row(name: str) -> tuple:
 def main() -> None:
     import whisper  # noqa: F401  import cost is not conversion time
 
-    from pipeline.store import ct2_convert as ct2, registry as models  # noqa: F401
+    from pipeline.store import ct2_convert as ct2  # noqa: F401
+    from pipeline.store import registry as models
 
     header = ("model", "convert s", "load s", "file MB", "params")
     rows = []

@@ -95,7 +95,8 @@ def main() -> None:
     files = args.files or _default_files()
     from engines import run_child
 
-    print(f"{'mode':<12}{'audio s':>8}{'wall s':>8}{'asr s':>8}{'diar s':>8}{'RSS MB':>8}  ({args.engine}, {args.model})")
+    print(f"{'mode':<12}{'audio s':>8}{'wall s':>8}{'asr s':>8}{'diar s':>8}{'RSS MB':>8}"
+          f"  ({args.engine}, {args.model})")
     for mode in ("sequential", "concurrent"):
         with tempfile.TemporaryDirectory() as tmp:
             wall, rss = run_child([sys.executable, __file__, "--child", mode, tmp, "--engine", args.engine,

@@ -40,8 +40,8 @@ def main() -> None:
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as tmp:
         ours_dir, plain_dir = Path(tmp, "ours"), Path(tmp, "plain")
-        ours_s = timed([sys.executable, "-m", "pipeline", "transcribe", str(args.audio), "-o", str(ours_dir), "-m", args.model,
-                        "-f", "json", "-q"])
+        ours_s = timed([sys.executable, "-m", "pipeline", "transcribe", str(args.audio), "-o", str(ours_dir),
+                        "-m", args.model, "-f", "json", "-q"])
         plain_s = timed([str(bin_dir / "whisper"), str(args.audio), "--model", str(checkpoint), "--word_timestamps",
                          "True", "--output_format", "txt", "--output_dir", str(plain_dir), "--fp16", "False",
                          "--verbose", "False"] + (["--language", "en"] if args.model.endswith(".en") else []))

@@ -31,12 +31,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipeline.confidence import crammed, zipf  # noqa: E402
-from pipeline.merge import MergeOptions  # noqa: E402
-from pipeline.types import Word  # noqa: E402
 from pipeline.evaluate import read_hypothesis, read_reference  # noqa: E402
 from pipeline.evaluate.calibration import judge  # noqa: E402
 from pipeline.evaluate.manifest import read_manifest  # noqa: E402
 from pipeline.evaluate.metrics import align, get_normalizer, tokens  # noqa: E402
+from pipeline.merge import MergeOptions  # noqa: E402
+from pipeline.types import Word  # noqa: E402
 
 SHARES = (0.05, 0.10, 0.15)
 
@@ -113,7 +113,8 @@ def judged_words(pair, hyp: Path, other: Path | None, vocabulary: tuple[str, ...
         if i not in verdicts:
             continue
         out.append(Judged(w["text"], verdicts[i], w["probability"], zipf(w["text"], vocabulary),
-                          seg.get("avg_logprob", 0.0), bool(seg.get("temperature", 0.0) > 0 or seg.get("failed_checks")),
+                          seg.get("avg_logprob", 0.0),
+                          bool(seg.get("temperature", 0.0) > 0 or seg.get("failed_checks")),
                           d, c))
     return out
 
@@ -138,7 +139,8 @@ def rule_grid(words: list[Judged], max_share: float = 0.10):
     """Best (recall, share, T, Z, T2) of the probability + rare-word rule within ``max_share`` marked."""
     wrong = sum(j.wrong for j in words) or 1
     best = None
-    for t, z, t2 in itertools.product([0.3, 0.4, 0.5, 0.55, 0.6, 0.7], [2.0, 2.5, 3.0, 3.5], [0.7, 0.8, 0.9, 0.95, 1.01]):
+    grid = ([0.3, 0.4, 0.5, 0.55, 0.6, 0.7], [2.0, 2.5, 3.0, 3.5], [0.7, 0.8, 0.9, 0.95, 1.01])
+    for t, z, t2 in itertools.product(*grid):
         marked = [j for j in words if j.probability < t or (j.zipf < z and j.probability < t2)]
         share, recall = len(marked) / len(words), sum(j.wrong for j in marked) / wrong
         if share <= max_share and (best is None or recall > best[0]):

@@ -54,7 +54,7 @@ MARGINS = (0.0, 0.05, 0.1, 0.2)
 
 def fillets_clips(tag: str) -> tuple[list[Path], list[Path]]:
     levels = sorted(p.name for p in FILLETS.iterdir())
-    clips = lambda lv: sorted(p for l in lv for p in (FILLETS / l / "cs").glob(f"*-{tag}-*.ogg"))  # noqa: E731
+    clips = lambda lv: sorted(p for level in lv for p in (FILLETS / level / "cs").glob(f"*-{tag}-*.ogg"))
     return clips(levels[:ENROL_LEVELS]), clips(levels[ENROL_LEVELS:])
 
 
@@ -163,7 +163,8 @@ def diarized_episodes(test, count: int, seed: int) -> list[dict]:
         episode = {"plan": plan, "duration_s": len(samples) / 16000, "speakers": [
             {"label": label, "truth": who.get(label), "centroid": list(vector)} for label, vector in diar.centroids]}
         print(f"episode {k}: {' + '.join(plan)}, {episode['duration_s']:.0f} s -> {len(diar.centroids)} speakers "
-              f"({', '.join(str(who.get(l)) for l, _ in diar.centroids)}) in {time.perf_counter() - started:.0f} s",
+              f"({', '.join(str(who.get(label)) for label, _ in diar.centroids)}) "
+              f"in {time.perf_counter() - started:.0f} s",
               flush=True)
         CACHE.mkdir(parents=True, exist_ok=True)
         cached.write_text(json.dumps(episode))

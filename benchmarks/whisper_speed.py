@@ -77,7 +77,8 @@ def run(args) -> None:
                 stage = json.loads(Path(tmp, "stage.json").read_text())["transcribe_s"]
                 scores = [score(read_reference(Path(f).with_name(Path(f).stem + ".forum.txt")),
                                 read_hypothesis(Path(tmp, Path(f).stem + ".json"))) for f in args.files]
-                print(f"{model:<8}{variant:<10}{stage:8.1f}{wall:8.1f}{engines.LAST_CPU_S[0]:8.1f}{rss:8.0f}{total(scores).wer:7.1%}", flush=True)
+                print(f"{model:<8}{variant:<10}{stage:8.1f}{wall:8.1f}{engines.LAST_CPU_S[0]:8.1f}{rss:8.0f}"
+                      f"{total(scores).wer:7.1%}", flush=True)
 
 
 def main() -> None:
