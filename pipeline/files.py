@@ -1,4 +1,5 @@
-"""Files: the one atomic writer (temporary file in the same folder, fsync, rename) and the one content hash."""
+"""Files: the one atomic writer (temporary file in the same folder, fsync, rename), the one content hash, and the
+sweep of temporary files a killed process left behind."""
 from __future__ import annotations
 
 import errno
@@ -11,6 +12,7 @@ from typing import BinaryIO, Callable, Optional
 from pipeline.errors import PodscribeError
 
 _HASH_BLOCK = 1 << 20
+_TMP_SUFFIX = ".tmp"
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -35,7 +37,7 @@ def atomic_write_stream(path: str | os.PathLike, fill: Callable[[BinaryIO], obje
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=_TMP_SUFFIX, dir=path.parent)
     except OSError as exc:
         raise PodscribeError(f"{path.parent}: cannot write here ({exc.strerror})") from None
     try:
@@ -110,3 +112,32 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def sweep_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove the atomic writer's temporary files under ``folder`` whose process is gone (killed mid-write: the
+    final name still has its old content or none). Those of a live process are left alone. Returns what went."""
+    gone = []
+    for tmp in Path(folder).rglob(f".*{_TMP_SUFFIX}"):
+        pid = tmp.name[: -len(_TMP_SUFFIX)].rsplit(".", 1)[-1].split("-", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            _remove(str(tmp))
+            gone.append(tmp)
+    return gone
+
+
+def process_alive(pid: Optional[int]) -> bool:
+    """Whether process ``pid`` of this host is alive (a zombie, killed but not yet reaped, is not)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: it exists
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")

@@ -105,6 +105,12 @@ def speaker_labels(order: Sequence[str], names: Sequence[str] = (),
     return labels
 
 
+def unused_names(names: Sequence[str], labels: Mapping[str, str]) -> list[str]:
+    """The given speaker names no speaker received (more names than speakers were heard)."""
+    given = set(labels.values())
+    return [n.strip() for n in names if n.strip() not in given]
+
+
 def rename_speakers(turns: Sequence[Turn], labels: dict[str, str]) -> tuple[Turn, ...]:
     return tuple(
         Turn(speaker=labels[t.speaker], words=tuple(replace(w, speaker=labels[t.speaker]) for w in t.words))

@@ -37,7 +37,7 @@ from pipeline.device import resolve_device
 from pipeline.diarization import Diarizer
 from pipeline.diarization.diarize import DiarizeOptions
 from pipeline.errors import PodscribeError
-from pipeline.merge import MergeOptions, merge, relabel_turns
+from pipeline.merge import MergeOptions, merge, relabel_turns, unused_names
 from pipeline.seam import join, snap_to_sound
 from pipeline.transcribe import language_code, transcribe
 from pipeline.types import Audio, Chunk, Diarization, Segment, Transcript
@@ -137,6 +137,7 @@ class Transcriber:
         matches = name_speakers(diar.centroids, enrolled, self.options.match)
         known = {} if self.options.merge.speaker_names else {raw: m.name for raw, m in matches.items() if m.name}
         turns, labels = _timed(timings, "merge", lambda: merge(segments, diar.exclusive, merge_options, known))
+        _say_unmatched_names(Path(path).name, merge_options.speaker_names, labels)
         return Transcript(
             episode=Path(path).stem, sha256=audio.sha256, duration_s=audio.duration_s, language=language,
             turns=turns, segments=tuple(s for s in segments if not s.words[0].gap),
@@ -300,6 +301,18 @@ def _timed(timings: dict[str, float], stage: str, fn):
 def _tick(progress: StageProgress, stage: str, done: int, total: int) -> None:
     if progress is not None:
         progress(stage, done, total)
+
+
+def _say_unmatched_names(name: str, names: Sequence[str], labels: dict[str, str]) -> None:
+    """A warning when --speakers gave more or fewer names than speakers were heard."""
+    if not names or len(names) == len(labels):
+        return
+    unused = unused_names(names, labels)
+    heard = f"{len(labels)} speaker{'' if len(labels) == 1 else 's'} heard"
+    if unused:
+        log.warning("%s: %s, %d names given: %s not used", name, heard, len(names), ", ".join(unused))
+    else:
+        log.warning("%s: %s, %d names given: the others are numbered SPEAKER n", name, heard, len(names))
 
 
 def voices_digest(voices: Sequence[Voice]) -> Optional[str]:

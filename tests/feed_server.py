@@ -19,6 +19,7 @@ class FeedServer:
         self.root = root
         self.requests: list[tuple[str, str]] = []
         self.flaky_left: dict[str, int] = {}  # /flaky/NAME: how many more requests stop half-way
+        self.halved: set[str] = set()  # /files/NAME sends the first half as if it were the whole file
         handler = type("Handler", (_Handler,), {"server_state": self})
         self.httpd = _Server(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
@@ -58,6 +59,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         state = self.server_state
         state.requests.append((self.path, self.headers.get("Range", "")))
         kind, _, name = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path).lstrip("/").partition("/")
+        if kind == "files" and name in state.halved:  # half the file, with a Content-Length that matches it
+            data = (state.root / name).read_bytes()
+            return self._send(200, data[: len(data) // 2])
         if kind == "files":
             return self._file(state.root / name)
         if kind == "loop":  # /loop/a -> /loop/b -> /loop/a ...

@@ -4,18 +4,21 @@ The one test with the real models is marked slow."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import socket
 import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+import pipeline.decode
 import pipeline.library.batch
 from pipeline.cli import main
 from pipeline.files import file_sha256
-from pipeline.library.catalog import SCHEMA_VERSION, Catalog
+from pipeline.library.catalog import CLAIMED, SCHEMA_VERSION, Catalog, EpisodeRecord, Holder
 from pipeline.types import Transcript, Turn, Word
 from tests.feed_server import FeedServer, make_mp3, rss
 
@@ -32,6 +35,7 @@ class FakeTranscriber:
         self.options = []
         self.vocabularies: list[tuple[str, ...]] = []
         self.interrupt_on: str | None = None
+        self.decode = False  # decode the file for real (ffmpeg), as the real transcriber does first
 
     def run(self, path, progress=None, cache_dir=None, vocabulary=()) -> Transcript:
         path = Path(path)
@@ -39,6 +43,8 @@ class FakeTranscriber:
         if self.interrupt_on and self.interrupt_on in path.name:
             raise KeyboardInterrupt
         self.paths.append(path)
+        if self.decode:
+            pipeline.decode.decode(path)
         if progress:
             progress("transcribe", 1, 1)
         words = (Word("Hello", 0.0, 0.5, 0.9, "SPEAKER 1"), Word("world.", 0.6, 1.0, 0.3, "SPEAKER 1", True))
@@ -175,6 +181,27 @@ def test_a_failed_episode_costs_no_other_and_is_retried(tmp_path, server, fake):
     assert set(rows(tmp_path).values()) == {"done"}
 
 
+def test_status_shows_the_show_filters_by_it_and_says_which_process_runs_an_episode(tmp_path, server, fake):
+    feed(tmp_path, write_feed(server, [item(server, 1), item(server, 2)]))
+    feed(tmp_path, write_feed(server, [item(server, 3, guid="other-3")], title="Another Show", name="other.xml"))
+    catalog = Catalog(tmp_path / "out" / "catalog.sqlite")
+    record = EpisodeRecord("guid:show-ep-9", "feed", "http://x/9.mp3", "2026-11-09-nine", show=SHOW, date="2026-11-09")
+    assert catalog.claim(record, "base", "k", {}, Holder.here()) == CLAIMED  # this process: alive, so running
+
+    listed = run("status", "-o", tmp_path / "out")
+    lines = listed.output.splitlines()
+    assert lines[0].split() == ["status", "show", "date", "episode", "model", "tries", "updated", "running", "on", "/",
+                                "error"]
+    assert [line.split()[0] for line in lines[1:5]] == ["running", "done", "done", "done"]
+    assert lines[1].rstrip().endswith(f"{socket.gethostname()} pid {os.getpid()}")
+    assert sum("Another Show" in line for line in lines) == 1 and sum(SHOW in line for line in lines) == 3
+    assert lines[-1] == "3 done, 0 failed, 1 pending (1 running now)"
+
+    only = run("status", "-o", tmp_path / "out", "--show", "Another Show")
+    assert only.exit_code == 0 and only.output.splitlines()[-1] == "1 done, 0 failed, 0 pending"
+    assert "2026-11-03-episode-3-linux-uml" in only.output and "episode-1" not in only.output
+
+
 def test_a_redirect_is_followed(tmp_path, server, fake):
     result = feed(tmp_path, write_feed(server, [item(server, 1, url=f"{server.url}/moved/ep1.mp3")]))
     assert result.exit_code == 0, result.output
@@ -228,6 +255,57 @@ def test_an_interrupted_download_resumes_with_a_range_request(tmp_path, server, 
     assert server.requests[-1] == ("/flaky/ep1.mp3", f"bytes={size // 2}-")
     assert part.with_suffix("").read_bytes() == (server.root / "ep1.mp3").read_bytes()
     assert not part.exists() and rows(tmp_path) == {"guid:show-ep-1": "done"}
+
+
+def test_a_download_that_does_not_decode_is_fetched_again_once_the_server_is_fixed(tmp_path, server, fake):
+    fake.decode = True
+    whole = make_mp3(server.root / "long.mp3", seconds=6.0)  # its header gives 6 s: half of it is truncated
+    server.halved.add("long.mp3")
+    url = write_feed(server, [item(server, 1, url=f"{server.url}/files/long.mp3", length=whole.stat().st_size // 2),
+                              item(server, 2)])
+    first = feed(tmp_path, url)
+    assert first.exit_code == 1
+    local = tmp_path / "audio" / "open-source-hour" / "2026-11-01-episode-1-linux-uml.mp3"
+    assert errors(first) == [f"error: {local}: truncated or corrupt: " + errors(first)[0].split("corrupt: ")[1]]
+    assert errors(first)[0].endswith("; the download is removed and fetched again on the next run")
+    assert not local.exists() and not local.with_name(local.name + ".part").exists()
+    assert rows(tmp_path) == {"guid:show-ep-1": "failed", "guid:show-ep-2": "done"}
+
+    server.halved.clear()
+    server.requests.clear()
+    second = feed(tmp_path, url)
+    assert second.exit_code == 0, second.output
+    assert server.paths("/files/") == ["/files/feed.xml", "/files/long.mp3"], "the retry fetches it again"
+    assert local.read_bytes() == whole.read_bytes()
+    assert rows(tmp_path) == {"guid:show-ep-1": "done", "guid:show-ep-2": "done"}
+
+
+def test_force_fetches_every_download_again(tmp_path, server, fake):
+    url = write_feed(server, [item(server, 1)])
+    assert feed(tmp_path, url).exit_code == 0
+    local = tmp_path / "audio" / "open-source-hour" / "2026-11-01-episode-1-linux-uml.mp3"
+    local.write_bytes(b"stale bytes of the same length"[:1] * local.stat().st_size)  # same size, other content
+    server.requests.clear()
+    forced = feed(tmp_path, url, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert server.requests[-1] == ("/files/ep1.mp3", ""), "a whole new download, not a resume"
+    assert local.read_bytes() == (server.root / "ep1.mp3").read_bytes()
+    assert not list(local.parent.glob("*.part*"))
+
+
+def test_a_kept_download_is_used_again_only_while_the_server_declares_its_size(tmp_path, server):
+    from pipeline.library.download import download
+
+    dest = tmp_path / "ep1.mp3"
+    url = f"{server.url}/files/ep1.mp3"
+    download(url, dest)
+    server.requests.clear()
+    download(url, dest)
+    assert dest.read_bytes() == (server.root / "ep1.mp3").read_bytes()
+    assert len(server.requests) == 1, "one request asks the size; the body is not read"
+    make_mp3(server.root / "ep1.mp3", seconds=4.0, freq=330)  # the host replaced the file
+    download(url, dest)
+    assert dest.read_bytes() == (server.root / "ep1.mp3").read_bytes()
 
 
 def test_an_enclosure_larger_than_the_cap_is_refused_before_downloading(tmp_path, server, fake):

@@ -111,3 +111,10 @@ def test_a_word_is_not_crammed_beside_a_gap_or_across_segments():
     assert [w.uncertain for w in mark_uncertain([one, two])] == [False, True, False]
     with pytest.raises(PodscribeError):
         MergeOptions(crammed_below_s=-0.1)
+
+
+def test_unused_names_are_those_no_speaker_received():
+    from pipeline.merge import unused_names
+
+    assert unused_names(("BRIAN", " JEFF", "CHRIS"), {"A": "BRIAN", "B": "JEFF"}) == ["CHRIS"]
+    assert unused_names(("BRIAN",), {"A": "BRIAN", "B": "SPEAKER 2"}) == []

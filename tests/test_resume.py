@@ -167,3 +167,16 @@ def test_a_full_disk_is_reported_and_the_cache_stays_usable(tmp_path, episode, f
 
     assert CliRunner().invoke(main, fake_args(episode, out, "-f", "forum")).exit_code == 0
     assert (out / "interview.forum.txt").read_text().startswith("[b]SPEAKER 1:[/b]")
+
+
+def test_a_temporary_file_of_a_killed_writer_is_swept_and_a_live_ones_kept(tmp_path):
+    from pipeline.files import sweep_temporaries
+
+    (tmp_path / "cache").mkdir()
+    dead = tmp_path / "cache" / ".episode.json.999999999-x1y2.tmp"
+    live = tmp_path / f".episode.txt.{os.getpid()}-a1b2.tmp"
+    other = tmp_path / ".notes.tmp"  # not the writer's: no pid in its name
+    for f in (dead, live, other):
+        f.write_text("half")
+    assert sweep_temporaries(tmp_path) == [dead]
+    assert not dead.exists() and live.exists() and other.exists()

@@ -189,3 +189,20 @@ def test_speech_no_pass_can_decode_becomes_a_marked_gap_in_every_format(episode,
     assert data["lost_speech_s"] == 1.5 and data["gaps"] == [{"start_s": 22.0, "end_s": 23.5, "speaker": "SPEAKER 1"}]
     gap_items = [w for t in data["turns"] for w in t["words"] if w["gap"]]
     assert [(w["start_s"], w["end_s"], w["text"]) for w in gap_items] == [(22.0, 23.5, "")]
+
+
+@pytest.mark.parametrize("names, said, speakers", [
+    (("BRIAN", "JEFF", "CHRIS"), "2 speakers heard, 3 names given: CHRIS not used", {"BRIAN", "JEFF"}),
+    (("BRIAN",), "2 speakers heard, 1 names given: the others are numbered SPEAKER n", {"BRIAN", "SPEAKER 2"}),
+])
+def test_more_or_fewer_names_than_speakers_is_said(episode, caplog, names, said, speakers):
+    options = replace(OPTIONS, merge=replace(OPTIONS.merge, speaker_names=names))
+    transcript = transcriber(Record(), options).run(episode)
+    assert f"episode.wav: {said}" in caplog.text
+    assert set(transcript.speakers) == speakers
+
+
+def test_as_many_names_as_speakers_says_nothing(episode, caplog):
+    options = replace(OPTIONS, merge=replace(OPTIONS.merge, speaker_names=("BRIAN", "JEFF")))
+    transcriber(Record(), options).run(episode)
+    assert "names given" not in caplog.text

@@ -52,21 +52,34 @@ def feed(source, limit, since, publish_dir, publish_url, output_dir, audio_dir, 
               help="The output folder whose catalog.sqlite to list.")
 @click.option("--status", "only", type=click.Choice(["pending", "done", "failed"]), default=None,
               help="Only episodes in this state.")
-def status(output_dir: Path, only: Optional[str]) -> None:
-    """List the episodes in OUTPUT_DIR/catalog.sqlite: status, date, name, model, when, and why one failed."""
+@click.option("--show", default=None, help="Only the episodes of this show (as the show column gives it).")
+def status(output_dir: Path, only: Optional[str], show: Optional[str]) -> None:
+    """List the episodes in OUTPUT_DIR/catalog.sqlite: status (a pending episode a live run holds is 'running'),
+    show, date, name, model, attempts, when, and which process runs it or why it failed."""
     from pipeline.library.catalog import CATALOG_NAME, Catalog
 
     path = output_dir / CATALOG_NAME
     if not path.is_file():
         click.echo(f"no catalog at {path}: nothing has been transcribed into {output_dir} yet")
         return
-    rows = Catalog(path).rows(status=only)
-    table = [("status", "date", "episode", "model", "updated", "error")]
-    for row in rows:
-        when = datetime.datetime.fromtimestamp(row.updated_at).strftime("%Y-%m-%d %H:%M")
-        table.append((row.status, row.date or "", row.name, row.model or "", when, row.error or ""))
-    width = [max(len(r[i]) for r in table) for i in range(5)]
-    for r in table:
-        click.echo("  ".join(c.ljust(width[i]) if i < 5 else c for i, c in enumerate(r)).rstrip())
+    rows = Catalog(path).rows(status=only, show=show)
+    header = ("status", "show", "date", "episode", "model", "tries", "updated", "running on / error")
+    _echo_table([header] + [_status_line(row) for row in rows])
+    running = sum(row.held() for row in rows)
     counts = {s: sum(row.status == s for row in rows) for s in ("done", "failed", "pending")}
-    click.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
+    click.echo(", ".join(f"{n} {s}" for s, n in counts.items()) + (f" ({running} running now)" if running else ""))
+
+
+def _status_line(row) -> tuple[str, ...]:
+    when = datetime.datetime.fromtimestamp(row.updated_at).strftime("%Y-%m-%d %H:%M")
+    held = row.held()
+    state = "running" if held else row.status
+    detail = f"{row.claim_host} pid {row.claim_pid}" if held else (row.error or "")
+    return (state, row.show or "", row.date or "", row.name, row.model or "", str(row.attempts), when, detail)
+
+
+def _echo_table(table: list[tuple[str, ...]]) -> None:
+    """Columns padded to their widest cell; the last one is left as it is (an error line can be long)."""
+    width = [max(len(r[i]) for r in table) for i in range(len(table[0]) - 1)]
+    for r in table:
+        click.echo("  ".join([c.ljust(w) for c, w in zip(r, width)] + [r[-1]]).rstrip())

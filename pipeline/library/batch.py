@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence
 
 from pipeline.cache import CACHE_DIRNAME, key_digest
 from pipeline.errors import PodscribeError, UnreadableAudio
+from pipeline.files import sweep_temporaries
 from pipeline.library.catalog import CLAIMED, HEARTBEAT_S, HELD, Catalog, Holder, Outcome, Row, is_done
 from pipeline.library.download import DownloadOptions, discard, download
 from pipeline.library.jobs import EpisodeJob, EpisodeResult, running_elsewhere
@@ -184,6 +185,8 @@ def run_batch(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Pat
               reporter: Reporter = SilentReporter(), execute: Optional[Executor] = None) -> BatchSummary:
     """Skip what is done or running elsewhere; claim each other episode as the executor takes it, run it and record
     its end. The batch's claims are kept alive by a heartbeat while it runs and let go however it stops."""
+    for tmp in sweep_temporaries(output_dir) if output_dir.is_dir() else ():
+        log.info("removed %s, left by a process that was killed while writing it", tmp)
     plan = plan_batch(jobs, options, output_dir, catalog)
     reporter.planned(plan)
     holder = Holder.here()

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from pipeline.errors import PodscribeError
+from pipeline.files import process_alive
 
 SCHEMA_VERSION = 2
 CATALOG_NAME = "catalog.sqlite"
@@ -158,7 +159,7 @@ class Row:
             return False
         if (now or time.time()) - self.heartbeat_at >= LEASE_S:
             return False
-        return self.claim_host != socket.gethostname() or _process_alive(self.claim_pid)
+        return self.claim_host != socket.gethostname() or process_alive(self.claim_pid)
 
 
 #: what :meth:`Catalog.claim` found
@@ -301,23 +302,6 @@ def is_done(row: Optional[Row], options_key: str) -> bool:
     """Done with these options, and every output it wrote still there."""
     return (row is not None and row.status == "done" and row.options_key == options_key
             and all(Path(p).is_file() for p in row.outputs))
-
-
-def _process_alive(pid: Optional[int]) -> bool:
-    """Whether process ``pid`` of this host is alive (a zombie, killed but not yet reaped, is not)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's: it exists
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in ("Z", "X")
 
 
 def _prepare(conn: sqlite3.Connection, path: Path) -> None:
