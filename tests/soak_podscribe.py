@@ -3,7 +3,7 @@ catalog, claims, downloads, decoding, chunking, merge and writers, in a process 
 
 It writes what it does to the file named by $PODSCRIBE_SOAK_LOG, one line per event, appended whole:
 ``claim KEY NAME PID TIME`` when a claim is granted, ``start NAME PID TIME`` and ``end NAME PID TIME`` around
-each episode's transcription (decoding included). $PODSCRIBE_SOAK_DELAY_S holds each episode a while before it
+each episode's transcription (decoding included), ``finish KEY STATUS PID TIME`` once its end is recorded. $PODSCRIBE_SOAK_DELAY_S holds each episode a while before it
 starts, so that runs started together overlap.
 
     python -m tests.soak_podscribe feed URL -o OUT --audio-dir AUDIO
@@ -57,6 +57,15 @@ def patch() -> None:
         return got
 
     Catalog.claim = logged_claim
+    finish = Catalog.finish
+
+    def logged_finish(self, key, outcome, holder):
+        recorded = finish(self, key, outcome, holder)
+        if recorded:
+            note("finish", key, outcome.status)
+        return recorded
+
+    Catalog.finish = logged_finish
 
 
 if __name__ == "__main__":
