@@ -1,21 +1,27 @@
 """Fake models that a Ray worker process can build: picklable factories (a frozen dataclass's bound methods)
 that write what they were asked to do as lines of a log file, since a worker's memory is out of the test's
-reach. ``die_on``: an episode (file stem) whose first decode kills its worker process (``os._exit``), once:
-the ``flag`` file records that it happened."""
+reach; each decode line names the worker's pid and Ray node. ``die_on``: an episode (file stem) whose first decode
+kills its worker process (``os._exit``), once: the ``flag`` file records that it happened. ``hold_on``: an episode
+whose first decode waits (up to ``HOLD_S``) until the ``flag`` file exists, after writing ``hold STEM PID NODE``:
+the test knows where it runs and can take that node away, or kill the driver, while it is held."""
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from tests.fakes import FakeAsr, FakeDiarizer, Record
 
+HOLD_S = 60.0
+
 
 @dataclass(frozen=True)
 class LoggedModels:
     log: str
     die_on: Optional[str] = None
+    hold_on: Optional[str] = None
     flag: Optional[str] = None
 
     def factories(self) -> tuple:
@@ -44,10 +50,27 @@ class _LoggedAsr(FakeAsr):
         self.models = models
 
     def transcribe_batch(self, audio, chunks, language, prompt=""):
-        stem = Path(audio.path).stem
+        stem, node = Path(audio.path).stem, _node()
         if stem == self.models.die_on and not Path(self.models.flag).exists():
             Path(self.models.flag).write_text(str(os.getpid()))
             os._exit(1)  # the worker process dies mid-episode, as when a machine goes away
+        if stem == self.models.hold_on and not Path(self.models.flag).exists():
+            self._hold(stem, node)
         for chunk in chunks:
-            self.models.write(f"decode {stem} {chunk.index} {os.getpid()}")
+            self.models.write(f"decode {stem} {chunk.index} {os.getpid()} {node}")
         return super().transcribe_batch(audio, chunks, language, prompt)
+
+    def _hold(self, stem: str, node: str) -> None:
+        flag = Path(self.models.flag)
+        self.models.write(f"hold {stem} {os.getpid()} {node}")
+        deadline = time.monotonic() + HOLD_S
+        while not flag.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        flag.touch()
+
+
+def _node() -> str:
+    """The Ray node this worker runs on ("-" outside Ray)."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else "-"

@@ -4,9 +4,9 @@ One Ray task per episode, run by an actor (:class:`EpisodeWorker`) that keeps on
 across the episodes it is given; an actor per worker slot: a GPU each where the cluster has GPUs
 (``num_gpus=1``), else a CPU each. The actors call :func:`pipeline.library.batch.run_episode` and send back
 plain :class:`EpisodeResult` values; the driver alone writes the catalog (``run_batch`` does, as with the local
-executor). An episode whose worker process dies is given to a new actor and run again, up to ``retries`` times;
-the other episodes are not touched. Every machine must see OUTPUT_DIR and the audio at the same paths (a shared
-file system): the actors write the outputs and the resume cache there themselves.
+executor). An episode whose worker process dies (or whose node is lost) is run again, up to ``retries`` times,
+by the next free actor; the other episodes are not touched. Every machine must see OUTPUT_DIR and the audio at the
+same paths (a shared file system): the actors write the outputs and the resume cache there themselves.
 
 Ray is an optional extra (``pip install 'podscribe[ray]'``), imported only here and only when this runs.
 """
@@ -48,6 +48,10 @@ class EpisodeWorker:
     def run(self, job: EpisodeJob, options: BatchOptions, output_dir: str) -> EpisodeResult:
         return run_episode(job, options, Path(output_dir), transcriber=self.transcriber)
 
+    def ready(self) -> bool:
+        """Answers once the actor is up (its models loaded)."""
+        return True
+
     def close(self) -> None:
         self.transcriber.close()
 
@@ -75,33 +79,61 @@ def run_ray(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Path,
             ray.shutdown()
 
 
+class _Pool:
+    """The actors: those free for an episode, and replacements not yet up (given work only once they are)."""
+
+    def __init__(self, ray, actors: list, make):
+        self.ray, self.actors, self.make = ray, actors, make
+        self.idle = list(actors)
+        self.starting: dict = {}  # ready ref -> replacement actor
+
+    def replace(self, dead) -> None:
+        self.actors.remove(dead)
+        self.ray.kill(dead)
+        fresh = self.make()
+        self.actors.append(fresh)
+        self.starting[fresh.ready.remote()] = fresh
+
+    def started(self, ref, lost: tuple) -> None:
+        fresh = self.starting.pop(ref)
+        try:
+            self.ray.get(ref)
+            self.idle.append(fresh)
+        except lost:  # it died starting (its node went too, or its models failed to load)
+            self.actors.remove(fresh)
+
+
 def _dispatch(ray, jobs: Iterable[EpisodeJob], options, output_dir: str, actors: list, make,
               retries: int) -> Iterator[EpisodeResult]:
     """Keep every actor busy with one episode at a time, taking the next job only when an actor is free (so a job
-    is claimed only when it starts); an actor that dies is replaced and its episode run again first."""
+    is claimed only when it starts). An actor that dies (its process, or its whole node) is replaced, and its
+    episode is run again first, by whichever actor is free next: where the dead actor's node is gone and no room is
+    left for its replacement, the surviving actors do the rest."""
     from ray.exceptions import RayActorError, WorkerCrashedError
 
-    upcoming = iter(jobs)
-    again: list[tuple[EpisodeJob, int]] = []  # (job, attempt) whose worker died, to run first
-    idle = list(actors)
+    lost = (RayActorError, WorkerCrashedError)
+    upcoming, pool = iter(jobs), _Pool(ray, actors, make)
+    again: list[tuple[EpisodeJob, int]] = []  # (job, attempt) to run first: those whose worker died
     running: dict = {}  # object ref -> (job, attempt, actor)
     while True:
-        while idle and (item := again.pop(0) if again else _first(upcoming)) is not None:
-            job, attempt = item
-            actor = idle.pop()
-            running[actor.run.remote(job, options, output_dir)] = (job, attempt, actor)
-        if not running:
-            return
-        (ref,), _ = ray.wait(list(running), num_returns=1)
+        while pool.idle and (item := again.pop(0) if again else _first(upcoming)) is not None:
+            actor = pool.idle.pop()
+            running[actor.run.remote(item[0], options, output_dir)] = (*item, actor)
+        if not running:  # every actor is dead or starting: wait for one if there is work left, else stop
+            again += [] if again or (item := _first(upcoming)) is None else [item]
+            if not again or not pool.starting:  # none could be started again: what is left fails, each alone
+                yield from (_failed(job, "no Ray worker could be started for it") for job in
+                            [job for job, _ in again] + list(upcoming))
+                return
+        (ref,), _ = ray.wait([*running, *pool.starting], num_returns=1)
+        if ref in pool.starting:
+            pool.started(ref, lost)
+            continue
         job, attempt, actor = running.pop(ref)
         try:
             result = ray.get(ref)
-        except (RayActorError, WorkerCrashedError) as exc:
-            actors.remove(actor)
-            ray.kill(actor)
-            fresh = make()
-            actors.append(fresh)
-            idle.append(fresh)
+        except lost as exc:
+            pool.replace(actor)
             if attempt < retries:
                 log.warning("%s: its Ray worker died (%s); running it again", job.record.source, type(exc).__name__)
                 again.append((job, attempt + 1))
@@ -110,10 +142,10 @@ def _dispatch(ray, jobs: Iterable[EpisodeJob], options, output_dir: str, actors:
         except Exception as exc:  # run_episode raised: --debug, or a bug
             if options.debug:
                 raise
-            idle.append(actor)
+            pool.idle.append(actor)
             result = _failed(job, f"{type(exc).__name__}: {exc}")
         else:
-            idle.append(actor)
+            pool.idle.append(actor)
         yield result
 
 
