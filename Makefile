@@ -61,13 +61,13 @@ apt:
 	[ -z "$$missing" ] || { echo "installing" $$missing "(apt)"; $(call apt_install,$$missing); }
 
 voices-data:
-	@[ -d /usr/share/games/fillets-ng/sound ] && [ -d /usr/share/asterisk/sounds/fr ] && [ -d /usr/share/asterisk/sounds/es ] || { \
-	  echo "installing recorded voices for the tests (apt): $(VOICE_PKGS)"; \
-	  $(call apt_install,$(VOICE_PKGS),--no-install-recommends); }
+	@missing=$$(for p in $(VOICE_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	[ -z "$$missing" ] || { echo "installing recorded voices for the tests (apt):" $$missing; \
+	  $(call apt_install,$$missing,--no-install-recommends); }
 
 voices-bench-data: voices-data
-	@[ -d /usr/share/asterisk/sounds/it_IT_f_Menardi ] && [ -d /usr/share/codec2/wav ] || { \
-	  $(call apt_install,$(VOICE_BENCH_PKGS),--no-install-recommends); }
+	@missing=$$(for p in $(VOICE_BENCH_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	[ -z "$$missing" ] || $(call apt_install,$$missing,--no-install-recommends)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
