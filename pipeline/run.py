@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from pipeline.asr import AsrEngine, load_engine
-from pipeline.asr.options import CONTEXT_WORDS, TranscribeOptions
+from pipeline.asr.options import CONTEXT_WORDS, TranscribeOptions, english_only
 from pipeline.cache import EpisodeCache, key_digest
 from pipeline.chunk import ChunkOptions, envelope_db, plan_chunks, threshold_for
 from pipeline.coverage import (
@@ -108,15 +108,17 @@ class Transcriber:
         self._loaded: dict[str, object] = {}
 
     def run(self, path: str | Path, progress: StageProgress = None, cache_dir: Optional[str | Path] = None,
-            vocabulary: tuple[str, ...] = ()) -> Transcript:
+            vocabulary: tuple[str, ...] = (), language: Optional[str] = None) -> Transcript:
         """Transcribe one file; with ``cache_dir``, finished chunks and the diarization are saved there
         as they are made and taken from there on a later run (see ``pipeline.cache``). ``vocabulary`` adds
-        terms for this episode to the options' (as does an ``EPISODE.vocab.txt`` beside the file)."""
+        terms for this episode to the options' (as does an ``EPISODE.vocab.txt`` beside the file); ``language``,
+        the one its feed declares, is used unless the options give one."""
         timings: dict[str, float] = {}
         audio = _timed(timings, "decode", lambda: decode(path))
         _tick(progress, "decode", 1, 1)
         terms = unique(self.options.transcribe.vocabulary + tuple(vocabulary) + beside(path))
-        asr_options = replace(self.options.transcribe, vocabulary=terms)
+        asr_options = replace(self.options.transcribe, vocabulary=terms,
+                              language=self.options.transcribe.language or language)
         episode_options = replace(self.options, transcribe=asr_options,
                                   merge=replace(self.options.merge, vocabulary=terms))
         identity = episode_options.identity()
@@ -216,7 +218,7 @@ class Transcriber:
                     cache: Optional[EpisodeCache], progress: StageProgress) -> tuple[str, list[list[Segment]]]:
         """The engine on the chunks not in the cache (no model is loaded when every chunk is there)."""
         done = cache.chunks(chunks) if cache else {}
-        language = (cache.language() if cache else None) or self._fixed_language(chunks)
+        language = (cache.language() if cache else None) or _fixed_language(chunks, options)
         if language and all(c.index in done for c in chunks):
             _tick(progress, "transcribe", len(chunks), len(chunks))
             return language, [done[c.index] for c in chunks]
@@ -230,15 +232,6 @@ class Transcriber:
         return language, transcribe(engine, audio, chunks, options, language, done=done,
                                     on_chunk=cache.save_chunk if cache else None,
                                     progress=lambda n, total: _tick(progress, "transcribe", n, total))
-
-    def _fixed_language(self, chunks: list[Chunk]) -> Optional[str]:
-        """The language when no model is needed to know it: given, an English-only model, or no speech."""
-        opts = self.options.transcribe
-        if opts.language:
-            return language_code(opts.language)
-        if not chunks or opts.model.endswith(".en"):
-            return "en"
-        return None
 
     def _cached_diarize(self, audio: Audio, cache: Optional[EpisodeCache], progress: StageProgress) -> Diarization:
         saved = cache.diarization() if cache else None
@@ -296,6 +289,16 @@ def _timed(timings: dict[str, float], stage: str, fn):
         return fn()
     finally:
         timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+
+
+def _fixed_language(chunks: list[Chunk], options: TranscribeOptions) -> Optional[str]:
+    """The language when no model is needed to know it: given (or declared by the feed), an English-only model, or
+    no speech."""
+    if options.language:
+        return language_code(options.language)
+    if not chunks or english_only(options.model):
+        return "en"
+    return None
 
 
 def _tick(progress: StageProgress, stage: str, done: int, total: int) -> None:

@@ -149,8 +149,10 @@ def make_mp3(path: Path, seconds: float = 2.0, freq: int = 440) -> Path:
     return path
 
 
-def rss(title: str, items: list[dict], description: str = "A show about software.") -> str:
-    """An RSS 2.0 podcast feed; each item: title, guid, date (YYYY-MM-DD), url, length, description."""
+def rss(title: str, items: list[dict], description: str = "A show about software.",
+        language: str | None = None) -> str:
+    """An RSS 2.0 podcast feed; each item: title, guid, date (YYYY-MM-DD), url, length, description and, if given,
+    duration, type and language; ``language``: the channel's."""
     parts = []
     for item in items:
         date = email.utils.format_datetime(_datetime(item["date"])) if item.get("date") else ""
@@ -161,13 +163,16 @@ def rss(title: str, items: list[dict], description: str = "A show about software
             + (f"<pubDate>{date}</pubDate>" if date else "")
             + f"<description>{escape(item.get('description', ''))}</description>"
             + (f"<itunes:duration>{item['duration']}</itunes:duration>" if item.get("duration") else "")
+            + (f"<language>{escape(item['language'])}</language>" if item.get("language") else "")
             + f"<enclosure url=\"{escape(item['url'])}\" length=\"{item.get('length', 0)}\" "
               f"type=\"{item.get('type', 'audio/mpeg')}\"/>"
             "</item>")
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             '<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">'
             f"<channel><title>{escape(title)}</title><link>https://example.invalid/</link>"
-            f"<description>{escape(description)}</description>{''.join(parts)}</channel></rss>\n")
+            f"<description>{escape(description)}</description>"
+            + (f"<language>{escape(language)}</language>" if language else "")
+            + f"{''.join(parts)}</channel></rss>\n")
 
 
 def _datetime(day: str):

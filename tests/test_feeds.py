@@ -34,12 +34,14 @@ class FakeTranscriber:
         self.paths: list[Path] = []
         self.options = []
         self.vocabularies: list[tuple[str, ...]] = []
+        self.languages: list[str | None] = []
         self.interrupt_on: str | None = None
         self.decode = False  # decode the file for real (ffmpeg), as the real transcriber does first
 
-    def run(self, path, progress=None, cache_dir=None, vocabulary=()) -> Transcript:
+    def run(self, path, progress=None, cache_dir=None, vocabulary=(), language=None) -> Transcript:
         path = Path(path)
         self.vocabularies.append(tuple(vocabulary))
+        self.languages.append(language)
         if self.interrupt_on and self.interrupt_on in path.name:
             raise KeyboardInterrupt
         self.paths.append(path)
@@ -92,8 +94,8 @@ def item(server, n, **extra):
             "description": f"<p>Brian Ducharme talks with Jeff Dike about User-mode Linux, part {n}.</p>"} | extra
 
 
-def write_feed(server, items, title=SHOW, name="feed.xml"):
-    (server.root / name).write_text(rss(title, items), encoding="utf-8")
+def write_feed(server, items, title=SHOW, name="feed.xml", language=None):
+    (server.root / name).write_text(rss(title, items, language=language), encoding="utf-8")
     return f"{server.url}/files/{name}"
 
 
@@ -487,6 +489,33 @@ def test_each_episode_gets_the_names_from_its_show_notes(tmp_path, server, fake)
 
 
 @pytest.mark.slow
+def test_the_feeds_language_is_each_episodes_language_unless_one_is_given(tmp_path, server, fake, caplog):
+    url = write_feed(server, [item(server, 1), item(server, 2, language="es-CO"), item(server, 3, language="tlh")],
+                     language="fr-FR")
+    result = feed(tmp_path, url)
+    assert result.exit_code == 0, result.output
+    assert sorted(zip((p.name[:10] for p in fake.paths), fake.languages)) == [
+        ("2026-11-01", "fr"), ("2026-11-02", "es"), ("2026-11-03", None)]  # tlh: Whisper does not know it
+    assert "the feed declares tlh, which Whisper does not know: detected instead" in caplog.text
+
+    fake.paths.clear(), fake.languages.clear()
+    result = feed(tmp_path, url, "--force", "--language", "de")
+    assert result.exit_code == 0, result.output
+    assert fake.options[-1].transcribe.language == "de"  # the run's language wins (Transcriber.run)
+
+
+def test_an_english_only_model_on_a_feed_in_another_language_is_refused_before_any_work(tmp_path, server, fake):
+    url = write_feed(server, [item(server, 1), item(server, 2)], language="fr")
+    server.requests.clear()
+    result = feed(tmp_path, url, "-m", "tiny.en")
+    assert result.exit_code == 2
+    assert errors(result) == ["error: --model tiny.en is English-only and cannot transcribe 'fr': use a multilingual "
+                              "model such as base (2 episode(s) of the feed declare fr; --language en forces English)"]
+    assert [path for path, _ in server.requests] == ["/files/feed.xml"] and not fake.paths
+    assert rows(tmp_path) == {}
+    assert feed(tmp_path, url, "-m", "tiny.en", "--language", "en").exit_code == 0  # forced, as asked
+
+
 def test_feed_end_to_end_with_the_real_models(tmp_path):
     """`podscribe feed` on a local feed of one 8 s clip of the bundled interview, tiny.en and diarization."""
     import subprocess

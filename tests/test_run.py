@@ -206,3 +206,15 @@ def test_as_many_names_as_speakers_says_nothing(episode, caplog):
     options = replace(OPTIONS, merge=replace(OPTIONS.merge, speaker_names=("BRIAN", "JEFF")))
     transcriber(Record(), options).run(episode)
     assert "names given" not in caplog.text
+
+
+def test_a_language_given_for_the_episode_is_used_unless_the_options_give_one(episode):
+    """The feed's declared language (``run(..., language=)``): no detection, the transcript says it; the run's
+    --language wins over it."""
+    multilingual = replace(OPTIONS, transcribe=replace(OPTIONS.transcribe, model="tiny"))
+    declared = transcriber(Record(), multilingual).run(episode, language="fr")
+    assert declared.language == "fr" and declared.options["transcribe"]["language"] == "fr"
+    options = replace(multilingual, transcribe=replace(multilingual.transcribe, language="de"))
+    given = transcriber(Record(), options).run(episode, language="fr")
+    assert given.language == "de" and given.options["transcribe"]["language"] == "de"
+    assert transcriber(Record(), multilingual).run(episode).language == "en"  # detected (the fake says English)

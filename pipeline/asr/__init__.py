@@ -61,6 +61,13 @@ def check_engine(options: TranscribeOptions) -> None:
     check_model(options.model, options.engine)
 
 
+def whisper_languages() -> frozenset[str]:
+    """The language codes Whisper knows (both engines share them); imports whisper, so only when needed."""
+    from whisper.tokenizer import LANGUAGES
+
+    return frozenset(LANGUAGES)
+
+
 def load_engine(options: TranscribeOptions, device: str) -> AsrEngine:
     """The engine ``options.engine`` names, with ``options.model`` loaded on ``device``."""
     if options.engine == "whisper":

@@ -23,6 +23,21 @@ CONTEXT_MODELS = ("tiny.en", "tiny")
 RESET_TEMPERATURE = 0.5  # a chunk decoded hotter than this passes no context on (whisper's prompt reset)
 
 
+def is_english(language: str) -> bool:
+    return language.strip().lower() in ("en", "english")
+
+
+def english_only(model: str) -> bool:
+    """Whether ``model`` (a name, a checkpoint file or a CTranslate2 folder) is an English-only Whisper (``*.en``)."""
+    name = Path(model).name.removeprefix("ct2-")
+    return re.sub(r"\.(pt|bin)$", "", name).endswith(".en")
+
+
+def english_only_refusal(model: str, language: str) -> str:
+    return (f"--model {model} is English-only and cannot transcribe {language!r}: use a multilingual model "
+            f"such as base")
+
+
 @dataclass(frozen=True)
 class TranscribeOptions:
     model: str = "base"
@@ -52,6 +67,8 @@ class TranscribeOptions:
             raise PodscribeError("temperatures must be a non-empty list of values in [0, 1]")
         if self.language is not None and not re.fullmatch(r"[a-z]{2,3}|[A-Za-z ]+", self.language):
             raise PodscribeError(f"unknown language {self.language!r}")
+        if self.language is not None and not is_english(self.language) and english_only(self.model):
+            raise PodscribeError(english_only_refusal(self.model, self.language))
         for name in ("beam_size", "best_of"):
             if getattr(self, name) is not None:
                 check_positive_int(name.replace("_", " "), getattr(self, name), "or None")

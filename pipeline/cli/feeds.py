@@ -29,8 +29,9 @@ def feed(source, limit, since, publish_dir, publish_url, output_dir, audio_dir, 
     each is downloaded into audio/<show>/, transcribed into OUTPUT_DIR as <date>-<title>.<format> with the show,
     title, date, guid, enclosure URL and description in its JSON, and recorded in OUTPUT_DIR/catalog.sqlite; a
     second run does only what is new, and retries what failed."""
+    from pipeline.asr import whisper_languages
     from pipeline.library.feed import load_feed
-    from pipeline.library.jobs import plan_feed
+    from pipeline.library.jobs import declared_languages, plan_feed
     from pipeline.library.publish import PublishOptions
 
     setup_logging(verbose, params["debug"])
@@ -40,6 +41,8 @@ def feed(source, limit, since, publish_dir, publish_url, output_dir, audio_dir, 
     catalog = open_catalog(output_dir)
     loaded = load_feed(source, options.download)
     jobs = plan_feed(loaded, audio_dir, limit, since.date().isoformat() if since else None)
+    if any(job.language for job in jobs):
+        jobs = check(declared_languages, jobs, options.run.transcribe, whisper_languages())
     click.echo(f"{loaded.title or source}: {len(loaded.episodes)} episode(s) in the feed, {len(jobs)} selected")
     results = run_jobs(jobs, options, output_dir, catalog, quiet, always_say_plan=True, execute=execute)
     if publish and not publish_url and any(r.tags for r in results):

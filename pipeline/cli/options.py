@@ -117,7 +117,8 @@ TRANSCRIPTION = (
           default=_default(TranscribeOptions, "device"), show_default=True,
           help="Where the models run; auto takes the GPU when torch sees one."),
     _fill("--language", fills="run.transcribe.language", default=None,
-          help="Spoken language (en, de, ...); detected once per episode if omitted."),
+          help="Spoken language (en, de, ...); if omitted, the one the feed declares, else detected once per episode. "
+               "An English-only model (*.en) refuses any other."),
     _fill("--speakers", fills="run.merge.speaker_names", convert=_names, default=None,
           help='Names in order of first appearance, e.g. "BRIAN,JEFF,CHRIS".'),
     _fill("--vocabulary", fills="run.transcribe.vocabulary", convert=lambda v: split_terms(v or ""), default=None,

@@ -267,10 +267,10 @@ def run_here(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Path
 def run_episode(job: EpisodeJob, options: BatchOptions, output_dir: Path, transcriber=None,
                 progress: Progress = None) -> EpisodeResult:
     """Download (if needed), transcribe and write one episode; a failure is returned, never raised
-    (Ctrl-C is raised). ``transcriber``: anything with ``run(path, progress, cache_dir, vocabulary) ->
-    Transcript`` and ``close()``, as :class:`pipeline.run.Transcriber`; keep one across episodes so the models stay
-    loaded (by default one is made and closed for this episode). The episode's names from its show notes go to it
-    as ``vocabulary``."""
+    (Ctrl-C is raised). ``transcriber``: anything with ``run(path, progress, cache_dir, vocabulary,
+    language) -> Transcript`` and ``close()``, as :class:`pipeline.run.Transcriber`; keep one across episodes so the
+    models stay loaded (by default one is made and closed for this episode). The episode's names from its show notes
+    go to it as ``vocabulary``, the language its feed declares as ``language``."""
     if transcriber is None:
         runner = transcriber_for(options.run)
         try:
@@ -281,7 +281,8 @@ def run_episode(job: EpisodeJob, options: BatchOptions, output_dir: Path, transc
     try:
         path = _fetch(job, options.download, progress, refetch=options.force)
         cache_dir = output_dir / CACHE_DIRNAME if options.use_cache else None
-        transcript = transcriber.run(path, progress=progress, cache_dir=cache_dir, vocabulary=job.vocabulary)
+        transcript = transcriber.run(path, progress=progress, cache_dir=cache_dir, vocabulary=job.vocabulary,
+                                     language=job.language)
         transcript = dataclasses.replace(transcript, episode=job.record.name,
                                          metadata={**transcript.metadata, **job.metadata})
         written = write_all(transcript, output_dir, options.formats, options.drop_uncertain, options.embed_audio)

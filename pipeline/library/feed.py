@@ -29,6 +29,7 @@ class Episode:
     enclosure_type: str
     description: str  # plain text (HTML show notes reduced to their text)
     duration_s: Optional[float] = None  # itunes:duration, when given
+    language: Optional[str] = None  # the item's <language>, else the channel's: its primary subtag (fr-CA: fr)
 
     @property
     def name(self) -> str:
@@ -70,7 +71,8 @@ def parse_feed(data: bytes, source: str) -> Feed:
     headers = {"content-type": "application/xml"} | ({"content-location": source} if is_url(source) else {})
     parsed = feedparser.parse(data, response_headers=headers, sanitize_html=False)
     show = _clean(parsed.feed.get("title", ""))
-    episodes = tuple(ep for ep in (_episode(show, entry) for entry in parsed.entries) if ep is not None)
+    language = parsed.feed.get("language")
+    episodes = tuple(ep for ep in (_episode(show, entry, language) for entry in parsed.entries) if ep is not None)
     if parsed.bozo and not episodes:
         raise PodscribeError(f"{source}: not a readable feed ({_bozo_reason(parsed.bozo_exception)})")
     if parsed.bozo:  # feedparser's lenient parser recovered the episodes: go on, but say so
@@ -82,7 +84,7 @@ def parse_feed(data: bytes, source: str) -> Feed:
     return Feed(source=source, title=show, description=description, episodes=episodes)
 
 
-def _episode(show: str, entry) -> Optional[Episode]:
+def _episode(show: str, entry, language: Optional[str]) -> Optional[Episode]:
     enclosure = _enclosure(entry)
     if enclosure is None:
         return None
@@ -92,8 +94,14 @@ def _episode(show: str, entry) -> Optional[Episode]:
         show=show, title=title, date=_date(entry), guid=(entry.get("id") or url).strip(),
         enclosure_url=url, enclosure_length=_int(enclosure.get("length")),
         enclosure_type=enclosure.get("type", ""), description=_text(_description(entry)),
-        duration_s=_duration_s(entry.get("itunes_duration")),
+        duration_s=_duration_s(entry.get("itunes_duration")), language=_language(entry.get("language") or language),
     )
+
+
+def _language(value: Optional[str]) -> Optional[str]:
+    """``fr-FR``, ``FR``: ``fr``; None for nothing or what is not a language tag."""
+    primary = (value or "").strip().lower().replace("_", "-").split("-")[0]
+    return primary if re.fullmatch(r"[a-z]{2,3}", primary) else None
 
 
 def _enclosure(entry) -> Optional[dict]:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import logging
 import time
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Collection, Optional, Sequence
 from urllib.parse import unquote, urlsplit
 
+from pipeline.asr.options import TranscribeOptions, english_only, english_only_refusal, is_english
 from pipeline.errors import PodscribeError
 from pipeline.library.catalog import EpisodeRecord, Row
 from pipeline.library.download import check_url, is_url
@@ -27,6 +30,8 @@ _TYPE_EXTENSIONS = {"audio/mpeg": ".mp3", "audio/mp3": ".mp3", "audio/mp4": ".m4
                     "audio/aac": ".aac", "audio/ogg": ".ogg", "audio/opus": ".opus", "audio/wav": ".wav",
                     "audio/x-wav": ".wav", "audio/flac": ".flac", "video/mp4": ".mp4"}
 
+log = logging.getLogger(__name__)
+
 @dataclass(frozen=True)
 class EpisodeJob:
     """One episode to run: its catalog identity, where its audio is (or will be) and what to record."""
@@ -38,6 +43,7 @@ class EpisodeJob:
     duration_s: Optional[float] = None  # known or estimated before running (for the progress bar)
     metadata: dict = field(default_factory=dict)  # goes into the transcript's ``metadata``
     vocabulary: tuple[str, ...] = ()  # names from the show notes, for the transcriber's prompt
+    language: Optional[str] = None  # the language the feed declares (the run's --language wins)
 
     @property
     def key(self) -> str:
@@ -179,6 +185,25 @@ def plan_feed(feed: Feed, audio_dir: Path, limit: Optional[int] = None,
     return jobs
 
 
+def declared_languages(jobs: Sequence[EpisodeJob], options: TranscribeOptions,
+                       known: Collection[str]) -> list[EpisodeJob]:
+    """The jobs with the languages their feed declares, checked: one Whisper does not know is dropped (the language
+    is detected, with a warning); an English-only model given episodes declared in another language is refused,
+    before any work. With ``--language``, the run's language is used and nothing is checked here."""
+    if options.language is not None:
+        return list(jobs)
+    unknown = sorted({job.language for job in jobs if job.language and job.language not in known})
+    if unknown:
+        log.warning("the feed declares %s, which Whisper does not know: detected instead", ", ".join(unknown))
+        jobs = [replace(job, language=None) if job.language in unknown else job for job in jobs]
+    foreign = Counter(job.language for job in jobs if job.language and not is_english(job.language))
+    if foreign and english_only(options.model):
+        language, count = foreign.most_common(1)[0]
+        raise PodscribeError(f"{english_only_refusal(options.model, language)} ({count} episode(s) of the feed "
+                             f"declare {language}; --language en forces English)")
+    return list(jobs)
+
+
 def _feed_job(feed: Feed, episode: Episode, name: str, dest: Path) -> EpisodeJob:
     record = EpisodeRecord(key=f"guid:{episode.guid}", kind="feed", source=episode.enclosure_url, name=name,
                            feed=feed.source, show=episode.show, title=episode.title, date=episode.date,
@@ -186,7 +211,8 @@ def _feed_job(feed: Feed, episode: Episode, name: str, dest: Path) -> EpisodeJob
     return EpisodeJob(record=record, path=str(dest), url=episode.enclosure_url,
                       expected_length=episode.enclosure_length, duration_s=episode.duration_s,
                       metadata=episode.metadata(feed.source),
-                      vocabulary=names_from(feed.title, f"{episode.title}.\n{episode.description}"))
+                      vocabulary=names_from(feed.title, f"{episode.title}.\n{episode.description}"),
+                      language=episode.language)
 
 
 def _extension(episode: Episode) -> str:
