@@ -21,7 +21,7 @@ from typing import Sequence
 
 from pipeline.checks import check_float
 from pipeline.confidence import CRAMMED_BELOW_S, crammed
-from pipeline.types import Chunk, Segment, Word, word_key
+from pipeline.types import Chunk, Segment, Word, join_words, word_key
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +86,12 @@ def guard(segments: Sequence[Segment], speech: Sequence[Span], no_speech_thresho
             continue
         words = tuple(w for w in seg.words if over_speech(w, speech, options.speech_margin_s))
         if len(words) < len(seg.words):
-            dropped = " ".join(w.text for w in seg.words if w not in words)
+            dropped = join_words([w for w in seg.words if w not in words])
             log.info("chunk %d: dropped %r outside speech (no-speech probability %.2f)", seg.chunk_index, dropped,
                      seg.no_speech_prob)
         if words:
             kept.append(replace(seg, words=words, start_s=words[0].start_s, end_s=words[-1].end_s,
-                                text=seg.text if len(words) == len(seg.words) else " ".join(w.text for w in words)))
+                                text=seg.text if len(words) == len(seg.words) else join_words(words)))
     return kept
 
 
@@ -171,7 +171,7 @@ def recovered(chunk: Chunk, segments: Sequence[Segment], stretches: Sequence[Spa
         words = tuple(w for w in seg.words if _within(w, stretches, options.slack_s))
         if words:
             inside.append(replace(seg, words=words, start_s=words[0].start_s, end_s=words[-1].end_s,
-                                  text=" ".join(w.text for w in words), chunk_index=chunk.index))
+                                  text=join_words(words), chunk_index=chunk.index))
     return inside
 
 
@@ -198,7 +198,7 @@ def without(segments: Sequence[Segment], words: set[Word]) -> list[Segment]:
             out.append(seg)
         elif kept:
             out.append(replace(seg, words=kept, start_s=kept[0].start_s, end_s=kept[-1].end_s,
-                               text=" ".join(w.text for w in kept)))
+                               text=join_words(kept)))
     return out
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from pipeline.types import Chunk, Segment, Word, word_key
+from pipeline.types import Chunk, Segment, Word, join_words, word_key
 
 
 def shift(words: Sequence[Word], offset_s: float) -> list[Word]:
@@ -52,7 +52,7 @@ def join(chunks: Sequence[Chunk], segments_per_chunk: Sequence[Sequence[Segment]
         for seg in segs:
             kept = tuple(w for w in seg.words if id(w) in kept_ids)
             if kept:
-                text = seg.text if len(kept) == len(seg.words) else " ".join(w.text for w in kept)
+                text = seg.text if len(kept) == len(seg.words) else join_words(kept)
                 joined.append(replace(seg, words=kept, text=text, start_s=kept[0].start_s, end_s=kept[-1].end_s))
     return joined
 

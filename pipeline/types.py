@@ -6,8 +6,8 @@ Nothing here imports torch or numpy at module level except for type hints.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Optional, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -62,6 +62,27 @@ class Word:
     speaker: Optional[str] = None
     uncertain: bool = False
     gap: bool = False
+    joins: bool = False  # written straight after the word before it, no space: "l" "'étoile", "souhaitez" "-vous"
+
+
+def written(words: Sequence[Word]) -> list[Word]:
+    """The words as the language writes them: each joining word fused into the one before it (its text appended,
+    its end taken; the fused word is uncertain when any part is). Writers, the review page and ``evaluate``'s reader
+    of our JSON all see words this way."""
+    out: list[Word] = []
+    for w in words:
+        if w.joins and out and not out[-1].gap and not w.gap:
+            last = out[-1]
+            out[-1] = replace(last, text=last.text + w.text, end_s=w.end_s, uncertain=last.uncertain or w.uncertain,
+                              probability=min(last.probability, w.probability))
+        else:
+            out.append(replace(w, joins=False) if w.joins else w)
+    return out
+
+
+def join_words(words: Sequence[Word]) -> str:
+    """The text of ``words`` as written: spaces between words, none before a joining one."""
+    return " ".join(w.text for w in written(words) if w.text)
 
 
 @dataclass(frozen=True)

@@ -79,12 +79,12 @@ class FakeAsr:
                 continue
             if np.sqrt(np.mean(window.astype(np.float64) ** 2)) > 0.01:
                 start = offset + k * WORD_S + (self._shift(at) if first else 0.0)
-                words.append((f"w{int(round(at * 10))}", start, start + WORD_S * 0.8,
+                words.append((f" w{int(round(at * 10))}", start, start + WORD_S * 0.8,
                               0.3 if len(words) % 5 == 4 else 0.9))
         words.sort(key=lambda word: word[1])
         if not words:
             return []
-        return [make_segment(" ".join(w[0] for w in words), words, chunk, self.options, avg_logprob=-0.2,
+        return [make_segment("".join(w[0] for w in words), words, chunk, self.options, avg_logprob=-0.2,
                              no_speech_prob=0.01, compression_ratio=1.2, temperature=0.0)]
 
 

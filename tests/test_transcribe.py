@@ -55,7 +55,7 @@ class PromptedEngine:
         return [[self._segment(c)] for c in chunks]
 
     def _segment(self, c):
-        words = [(f"c{c.index}a", 0.0, 0.4, 0.9), (f"c{c.index}b", 0.5, 0.9, 0.9)]
+        words = [(f" c{c.index}a", 0.0, 0.4, 0.9), (f" c{c.index}b", 0.5, 0.9, 0.9)]  # spaced as Whisper writes
         return make_segment(f"c{c.index}a c{c.index}b", words, c, TranscribeOptions(), avg_logprob=-0.2,
                             no_speech_prob=0.01, compression_ratio=1.2, temperature=self.temperatures.get(c.index, 0.0))
 
@@ -101,7 +101,7 @@ class CopyingEngine(PromptedEngine):
         prompt = self.calls[-1][1]
         if c.index != 2 or not prompt:
             return super()._segment(c)
-        words = [(w, 0.1 * k, 0.1 * k + 0.05, 0.9) for k, w in enumerate(prompt.split())]
+        words = [(" " + w, 0.1 * k, 0.1 * k + 0.05, 0.9) for k, w in enumerate(prompt.split())]
         return make_segment(prompt, words, c, TranscribeOptions(), avg_logprob=-0.2, no_speech_prob=0.3,
                             compression_ratio=1.2, temperature=0.0)
 

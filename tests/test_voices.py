@@ -259,7 +259,7 @@ class _Engine:
         from pipeline.asr.decoding import make_segment
         from pipeline.asr.options import TranscribeOptions
 
-        return [[make_segment("hello there", [("hello", 0.1, 0.9, 0.9), ("there", c.duration_s - 0.9,
+        return [[make_segment("hello there", [(" hello", 0.1, 0.9, 0.9), (" there", c.duration_s - 0.9,
                                                                        c.duration_s - 0.1, 0.9)],
                               c, TranscribeOptions(), avg_logprob=-0.1, no_speech_prob=0.0, compression_ratio=1.0,
                               temperature=0.0)] for c in chunks]

@@ -90,7 +90,7 @@ class _StubEngine:
         from pipeline.asr.options import TranscribeOptions
 
         def words(c):
-            return [("la", t, t + 0.4, 0.9) for t in np.arange(0.0, c.duration_s - 0.4, 0.5)]
+            return [(" la", t, t + 0.4, 0.9) for t in np.arange(0.0, c.duration_s - 0.4, 0.5)]
 
         return [[make_segment("la", words(c), c, TranscribeOptions(), avg_logprob=-0.1, no_speech_prob=0.0,
                               compression_ratio=1.0, temperature=0.0)] if c.duration_s > 0.5 else [] for c in chunks]

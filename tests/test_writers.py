@@ -91,7 +91,8 @@ def test_json_round_trips():
     t = small_transcript()
     data = json.loads(render(json_format.write, t))
     assert data["turns"][1]["words"][2] == {"text": "erm", "start_s": 2.6, "end_s": 2.8, "probability": 0.2,
-                                            "speaker": "JEFF", "uncertain": True, "gap": False}
+                                            "speaker": "JEFF", "uncertain": True, "gap": False,
+                                            "joins": False}
     back = json_format.read(io.StringIO(render(json_format.write, t)))
     assert back.turns == t.turns and back.speaker_turns == t.speaker_turns and back.sha256 == t.sha256
 
@@ -132,3 +133,61 @@ def test_the_pure_core_imports_no_torch():
             "bad = [m for m in ('torch', 'whisper', 'pyannote.audio') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _french() -> Transcript:
+    """Words as Whisper gives them for "L'étoile n'est pas loin. Souhaitez-vous attendre ?" (with its spacing,
+    through make_segment's rule), the second part of "n'est" doubtful."""
+    from dataclasses import replace as _replace
+
+    from pipeline.asr.decoding import joins
+
+    raw = [(" L", 0.0, 0.2), ("'étoile", 0.2, 0.6), (" n", 0.7, 0.8), ("'est", 0.8, 1.0), (" pas", 1.0, 1.2),
+           (" loin.", 1.2, 1.6), (" Souhaitez", 1.8, 2.3), ("-vous", 2.3, 2.5), (" attendre", 2.5, 3.0), (" ?", 3.0, 3.1)]
+    words = tuple(_replace(word(w.strip(), s, e, speaker="ANNE", uncertain=w == "'est"), joins=joins(w, k == 0))
+                  for k, (w, s, e) in enumerate(raw))
+    return Transcript(episode="fr", sha256="0" * 64, duration_s=3.5, language="fr", turns=(Turn("ANNE", words),))
+
+
+def test_words_are_joined_as_the_language_writes_them_in_every_format():
+    t = _french()
+    assert render(text.write, t) == "ANNE: L'étoile n'est [?] pas loin. Souhaitez-vous attendre ?\n"
+    assert render(forum.write, t).startswith("[b]ANNE:[/b] L'étoile n'est [i][?][/i] pas loin. Souhaitez-vous")
+    assert "*n'est* \\[?\\] pas loin" in render(markdown.write, t)
+    srt = render(subtitles.write_srt, t)
+    assert "L'étoile n'est [?] pas loin. Souhaitez-vous attendre ?" in " ".join(srt.split("\n"))
+    assert not any(line.endswith((" L", " n")) or line.startswith(("'", "-")) for line in srt.splitlines())
+    data = json.loads(render(json_format.write, t))  # the JSON keeps Whisper's words, each saying if it joins
+    assert [w["joins"] for w in data["turns"][0]["words"]][:4] == [False, True, False, True]
+    assert json_format.read(io.StringIO(render(json_format.write, t))).turns == t.turns
+
+
+def test_a_cue_never_ends_inside_a_written_word():
+    from dataclasses import replace as _replace
+
+    one = _french().turns[0].words  # 3.1 s: eight times over makes several cues, several lines each
+    words = tuple(_replace(w, start_s=w.start_s + 3.2 * k, end_s=w.end_s + 3.2 * k) for k in range(8) for w in one)
+    t = Transcript(episode="fr", sha256="0" * 64, duration_s=26.0, language="fr", turns=(Turn("ANNE", words),))
+    cues = subtitles.cues(t)
+    assert len(cues) > 2 and any(len(lines) > 1 for *_, lines in cues)
+    for _, _, _, lines in cues:
+        assert not any(line.startswith(("'", "-")) or line.endswith((" L", " n", " Souhaitez")) for line in lines)
+    assert "L'étoile" in " ".join(line for *_, lines in cues for line in lines)
+
+
+def test_a_script_without_spaces_is_joined_without_spaces():
+    from pipeline.asr.decoding import joins
+    from pipeline.types import join_words, written
+
+    # Whisper's words for 今天天气很好 / 我们去公园: none has a leading space, a segment's first word included
+    segments = [["今天", "天气", "很", "好"], ["我们", "去", "公园"]]
+    words = [_replace_joins(word(w, 0.0, 0.1), joins(w, k == 0)) for seg in segments for k, w in enumerate(seg)]
+    assert join_words(words) == "今天天气很好我们去公园"
+    assert len(written(words)) == 1
+    assert joins("Hello", first=True) is False and joins("'s", first=False) is True and joins(" a", False) is False
+
+
+def _replace_joins(w, value):
+    from dataclasses import replace as _replace
+
+    return _replace(w, joins=value)

@@ -21,7 +21,8 @@ def make_segment(text: str, words: Sequence[tuple[str, float, float, float]], ch
     checks Whisper ran on it; ``failed_checks`` when it broke ``options``' compression or log-prob limit."""
     offset = chunk.start_s
     made = tuple(Word(text=w.strip(), start_s=round(float(start) + offset, 3), end_s=round(float(end) + offset, 3),
-                      probability=round(float(p), 4)) for w, start, end, p in words)
+                      probability=round(float(p), 4), joins=joins(w, first=k == 0))
+                 for k, (w, start, end, p) in enumerate(words))
     failed = compression_ratio > options.compression_ratio_threshold or avg_logprob < options.logprob_threshold
     return Segment(
         text=text.strip(), start_s=made[0].start_s, end_s=made[-1].end_s, words=made,
@@ -29,6 +30,22 @@ def make_segment(text: str, words: Sequence[tuple[str, float, float, float]], ch
         compression_ratio=round(float(compression_ratio), 4), temperature=float(temperature),
         chunk_index=chunk.index, failed_checks=bool(failed),
     )
+
+
+def joins(raw: str, first: bool) -> bool:
+    """Whether a word as Whisper wrote it (``" l"``, ``"'étoile,"``) attaches to the word before it: it has no
+    leading space. A segment's first word attaches only in a script written without spaces (Chinese, Japanese,
+    Thai...), since a segment of any other starts a word."""
+    if not raw or raw[0].isspace():
+        return False
+    return not first or _unspaced(raw.lstrip()[:1])
+
+
+def _unspaced(char: str) -> bool:
+    import unicodedata
+
+    name = unicodedata.name(char, "") if char else ""
+    return name.startswith(("CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN"))
 
 
 def slice_audio(audio: Audio, chunk: Chunk):

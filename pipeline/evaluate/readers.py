@@ -300,6 +300,7 @@ def _rttm(content: str, reference: bool):
 
 
 def _json(content: str, reference: bool):
+    from pipeline.types import written
     from pipeline.writers.json_format import from_dict
 
     data = json.loads(content)
@@ -307,7 +308,7 @@ def _json(content: str, reference: bool):
         raise ValueError("not a podscribe JSON transcript (no 'turns')")
     transcript = from_dict({"episode": "", "sha256": "", "duration_s": 0.0, "language": "", **data})
     words = [DocWord(w.text, w.speaker or t.speaker, w.start_s, w.end_s, w.probability, w.uncertain)
-             for t in transcript.turns for w in t.words if not w.gap]  # a gap is a mark, not a word
+             for t in transcript.turns for w in written(t.words) if not w.gap]  # a gap is a mark, not a word
     return words, transcript.speaker_turns
 
 

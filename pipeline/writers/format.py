@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from pipeline.merge import uncertain_spans
-from pipeline.types import Word
+from pipeline.types import Word, join_words, written
 
 PLAIN_MARK = "[?]"
 FORUM_MARK = "[i][?][/i]"
@@ -13,14 +13,15 @@ MD_MARK = r"\[?\]"  # brackets escaped, so Markdown never reads the mark as a li
 
 def render_words(words: Sequence[Word], mark: str = PLAIN_MARK, drop_uncertain: bool = False,
                  emphasis: str = "") -> str:
-    """Words joined by spaces; each uncertain span is followed by ``mark`` (or replaced by it), and wrapped in
-    ``emphasis`` (``*`` in Markdown) so that a reader sees where a span of several words starts.
+    """Words as written (:func:`pipeline.types.written`: spaces between words, none before a joining one); each
+    uncertain span is followed by ``mark`` (or replaced by it), and wrapped in ``emphasis`` (``*`` in Markdown) so
+    that a reader sees where a span of several words starts.
 
     A gap (speech with no words) is uncertain and has no text: it shows as the mark alone.
     """
     parts = []
-    for uncertain, span in uncertain_spans(words):
-        text = " ".join(w.text for w in span if not w.gap)
+    for uncertain, span in uncertain_spans(written(words)):
+        text = join_words([w for w in span if not w.gap])
         if uncertain:
             parts.append(f"{emphasis}{text}{emphasis} {mark}" if text and not drop_uncertain else mark)
         else:

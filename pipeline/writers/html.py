@@ -20,7 +20,7 @@ from typing import TextIO
 from urllib.parse import quote
 
 from pipeline.errors import PodscribeError
-from pipeline.types import Transcript
+from pipeline.types import Transcript, written
 from pipeline.writers.format import FORUM_MARK, speaker_label
 
 TEMPLATE = "review.html"
@@ -62,12 +62,13 @@ def compress(source: str) -> bytes:
 
 
 def page_data(transcript: Transcript, audio: PageAudio) -> dict:
-    """What the page reads: the transcript in a compact form (a word is ``[text, start, end, p, flags]``)."""
+    """What the page reads: the transcript in a compact form (a word is ``[text, start, end, p, flags]``), its words
+    as written (a joining word fused into the one before it: the page shows, edits and saves it as one)."""
     speakers = list(transcript.speakers)
     index = {name: k for k, name in enumerate(speakers)}
     turns = [{"speaker": index[t.speaker],
               "words": [[w.text, round(w.start_s, 3), round(w.end_s, 3), round(w.probability, 3),
-                         int(w.uncertain) | 2 * int(w.gap)] for w in t.words]}
+                         int(w.uncertain) | 2 * int(w.gap)] for w in written(t.words)]}
              for t in transcript.turns]
     return {
         "episode": transcript.episode, "sha256": transcript.sha256, "duration_s": round(transcript.duration_s, 3),

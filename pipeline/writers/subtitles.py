@@ -4,7 +4,7 @@ from __future__ import annotations
 import textwrap
 from typing import Sequence, TextIO
 
-from pipeline.types import Transcript, Word
+from pipeline.types import Transcript, Word, written
 from pipeline.writers.format import PLAIN_MARK, render_words, speaker_label, timestamp
 
 LINE_CHARS = 42
@@ -25,7 +25,7 @@ def cues(transcript: Transcript, drop_uncertain: bool = False) -> list[tuple[flo
 
 def _split(speaker: str, words: Sequence[Word], drop_uncertain: bool) -> list[list[Word]]:
     groups: list[list[Word]] = []
-    for w in words:
+    for w in written(words):  # a cue never ends inside a written word (l'|'étoile)
         if groups and _fits(speaker, groups[-1] + [w], drop_uncertain) and w.start_s - groups[-1][-1].end_s < PAUSE_S:
             groups[-1].append(w)
         else:
