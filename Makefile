@@ -101,7 +101,7 @@ DEVSET_APT  := flite espeak-ng pocketsphinx-testdata
 devset: $(DEVSET)
 
 $(DEVSET): benchmarks/devset.py benchmarks/devset_scripts.py | install devset-apt
-	$(PY) benchmarks/devset.py --force
+	$(PY) -m benchmarks.devset --force
 
 devset-apt:
 	@{ command -v flite && command -v espeak-ng && test -d /usr/share/pocketsphinx/test/data/librivox; } >/dev/null 2>&1 || { \
@@ -109,7 +109,7 @@ devset-apt:
 
 # Baseline table over the dev set (slow on CPU: both models, podscribe and plain whisper).
 accuracy: devset models
-	$(PY) benchmarks/accuracy.py --models tiny.en,base --out outputs/accuracy.json
+	$(PY) -m benchmarks.accuracy --models tiny.en,base --out outputs/accuracy.json
 
 clean:
 	rm -rf $(VENV) outputs/*.* .cache

@@ -1,6 +1,6 @@
 """Accuracy of podscribe and plain whisper (same model file) on the dev set, per file and in total.
 
-    .venv/bin/python benchmarks/accuracy.py [--models tiny.en,base] [--files crosstalk,read_text]
+    .venv/bin/python -m benchmarks.accuracy [--models tiny.en,base] [--files crosstalk,read_text]
                                             [--manifest audio/dev/manifest.toml] [--out results.json]
 
 The dev set is built by ``make devset`` (benchmarks/devset.py); ``--manifest`` also takes the bundled sample
@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Optional
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from pipeline.evaluate import read_hypothesis, read_reference, score, total  # noqa: E402
 from pipeline.evaluate.lost import dropped_words, lost_speech  # noqa: E402

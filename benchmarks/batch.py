@@ -1,6 +1,6 @@
 """Does decoding chunks in batches pay on this machine? The transcribe stage alone, side by side, one process.
 
-    .venv/bin/python benchmarks/batch.py [--model base] [--device auto] [--sizes 1,3,5,8] [--repeat 1]
+    .venv/bin/python -m benchmarks.batch [--model base] [--device auto] [--sizes 1,3,5,8] [--repeat 1]
 
 For each batch size it prints the transcribe stage's wall time (model loaded once, language given) and
 whether the words are the same as with batch size 1. ``TranscribeOptions.batch_size="auto"`` takes
@@ -9,12 +9,10 @@ AUTO_BATCH_CPU or AUTO_BATCH_CUDA (pipeline/transcribe.py), chosen from this tab
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from pipeline.asr.openai_whisper import WhisperEngine  # noqa: E402
 from pipeline.chunk import envelope_db, plan_chunks  # noqa: E402

@@ -1,6 +1,6 @@
 """Where chunks come from: the energy envelope or the segmentation model's speech activity, side by side.
 
-    .venv/bin/python benchmarks/chunking.py [--models tiny.en,base] [--files music_outro,crosstalk]
+    .venv/bin/python -m benchmarks.chunking [--models tiny.en,base] [--files music_outro,crosstalk]
                                             [--manifest audio/dev/manifest.toml] [--rescore]
 
 For each model and file, podscribe runs twice with its default options but ``ChunkOptions.source`` (one
@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Optional
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from pipeline.evaluate import read_hypothesis, read_reference, score, total  # noqa: E402
 from pipeline.evaluate.lost import NEAR_S, dropped_words, lost_speech, outside_speech  # noqa: E402

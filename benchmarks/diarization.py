@@ -23,7 +23,7 @@ Files: pyannote's ``sample.wav``, ``audio/samples/interview.flac`` and ``concat:
 concatenated in memory (interview, sample, interview, ...) up to that length, with the
 references shifted to match. Run from the repo root:
 
-    python benchmarks/diarization.py [--configs stock,ours] [--device cpu] [FILE|concat:600 ...]
+    python -m benchmarks.diarization [--configs stock,ours] [--device cpu] [FILE|concat:600 ...]
 """
 from __future__ import annotations
 
@@ -39,7 +39,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from pipeline.decode import decode  # noqa: E402
 from pipeline.diarization.diarize import DiarizeOptions, diarize  # noqa: E402

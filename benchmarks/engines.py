@@ -1,6 +1,6 @@
 """Engines side by side in one run: plain whisper, faster-whisper batched, podscribe with each engine.
 
-    .venv/bin/python benchmarks/engines.py [--models tiny.en base] [--manifest audio/dev/manifest.toml]
+    .venv/bin/python -m benchmarks.engines [--models tiny.en base] [--manifest audio/dev/manifest.toml]
                                            [--files a.flac b.flac] [--device cpu|cuda] [--out results.json]
 
 Each configuration runs in its own child process, over all the files (one model load), so that its wall time
@@ -24,17 +24,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from benchmarks import harness
+from pipeline.evaluate import read_hypothesis, read_reference, score, total
 
-from pipeline.evaluate import read_hypothesis, read_reference, score, total  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 CONFIGS = ("faster-whisper batched", "whisper CLI", "podscribe whisper", "podscribe ctranslate2",
            "podscribe whisper --context", "podscribe whisper --no-context", "podscribe ctranslate2 --context",
@@ -56,17 +54,11 @@ class Result:
 
 
 def run_child(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one child process; its CPU seconds in ``LAST_CPU_S``."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=REPO)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.returncode:
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{err[-2000:]}")
-    LAST_CPU_S[0] = usage.ru_utime + usage.ru_stime
-    return wall, usage.ru_maxrss / 1024
+    """(wall seconds, peak RSS in MB) of one child process (:func:`benchmarks.harness.run_child`); its CPU seconds
+    in ``LAST_CPU_S``."""
+    run = harness.run_child(cmd, env=env)
+    LAST_CPU_S[0] = run.cpu_s
+    return run.wall_s, run.peak_rss_mb
 
 
 LAST_CPU_S = [0.0]

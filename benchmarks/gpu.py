@@ -1,7 +1,7 @@
 """podscribe on a GPU: the bundled sample and a longer loop of it, fp16 and batched, against a CPU run.
 
-    .venv/bin/python benchmarks/gpu.py --device cuda [--model base] [--engine whisper] [--seconds 600]
-    .venv/bin/python benchmarks/gpu.py --device cpu --seconds 10        # the quick check `make test` runs
+    .venv/bin/python -m benchmarks.gpu --device cuda [--model base] [--engine whisper] [--seconds 600]
+    .venv/bin/python -m benchmarks.gpu --device cpu --seconds 10        # the quick check `make test` runs
 
 Each input is transcribed by ``pipeline.run.Transcriber`` (diarization on) on ``--device``, then by the same
 model on the CPU (its diarization taken from the resume cache, so only the words are redone); prints a table
@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from pipeline.decode import probe_duration_s  # noqa: E402
 from pipeline.diarization.diarize import DiarizeOptions  # noqa: E402

@@ -18,7 +18,7 @@ Outputs (in ``--out-dir``, default ``audio/samples``):
 
 Needs the Debian packages ``flite`` and ``ffmpeg``.  Run from the repo root:
 
-    python benchmarks/make_sample.py
+    python -m benchmarks.make_sample
 """
 from __future__ import annotations
 

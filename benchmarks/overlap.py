@@ -1,6 +1,6 @@
 """Transcription and diarization one after the other (as ``pipeline/run.py`` does) against both at once.
 
-    .venv/bin/python benchmarks/overlap.py [--engine ctranslate2] [--model tiny.en] [--files a.flac ...]
+    .venv/bin/python -m benchmarks.overlap [--engine ctranslate2] [--model tiny.en] [--files a.flac ...]
 
 The files are joined into one long episode in memory (default: the dev set's audio, else the bundled sample
 four times). Each mode runs in its own child process, models loaded inside the timed span:
@@ -22,8 +22,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.append(str(REPO / "benchmarks"))  # after the repository: benchmarks/pipeline.py
 
 import pipeline  # noqa: E402,F401  (its OpenMP setting must hold before torch is loaded)
 
@@ -93,7 +91,7 @@ def main() -> None:
     if args.child:
         return child(args.child[0], args.engine, args.model, args.files, Path(args.child[1]))
     files = args.files or _default_files()
-    from engines import run_child
+    from benchmarks.engines import run_child
 
     print(f"{'mode':<12}{'audio s':>8}{'wall s':>8}{'asr s':>8}{'diar s':>8}{'RSS MB':>8}"
           f"  ({args.engine}, {args.model})")

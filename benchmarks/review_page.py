@@ -1,6 +1,6 @@
 """How the review page copes with a three-hour episode: load, scroll, jump, rename and save, in headless chromium.
 
-    .venv/bin/python benchmarks/review_page.py [--words 30000] [--hours 3] [--runs 3]
+    .venv/bin/python -m benchmarks.review_page [--words 30000] [--hours 3] [--runs 3]
 
 Builds a synthetic transcript (3 speakers, turns of 10-150 words, 8 % of the words marked [?], a gap every
 ~600 words) with the bundled sample as its audio, writes the page with the html writer and
@@ -18,13 +18,11 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from pipeline.types import Transcript, Turn, Word  # noqa: E402
 from pipeline.writers import write_all  # noqa: E402

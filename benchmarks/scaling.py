@@ -6,7 +6,7 @@ runs) and reads that process's own peak RSS from ``wait4``. Prints, per input: w
 the per-stage times from the JSON output, peak RSS, and both as ratios to the 10-minute run. Targets (issue
 "Never lose work"): time linear in duration, and peak RSS at 90 minutes under 1.5 times that at 10 minutes.
 
-    python benchmarks/scaling.py [--minutes 1,10,30,90] [--model tiny.en] [--keep DIR]
+    python -m benchmarks.scaling [--minutes 1,10,30,90] [--model tiny.en] [--keep DIR]
 """
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from benchmarks.harness import run_child
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "audio" / "samples" / "interview.flac"
@@ -49,16 +50,11 @@ def run_one(path: Path, model: str, out: Path) -> Row:
     """One transcription in its own process; its wall time and its own peak RSS."""
     cmd = [sys.executable, "-m", "pipeline", "transcribe", str(path), "-o", str(out), "-m", model,
            "-f", "json", "-q", "--no-cache"]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall_s = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"podscribe failed on {path} (exit {os.waitstatus_to_exitcode(status)})")
+    run = run_child(cmd)
     data = json.loads((out / f"{path.stem}.json").read_text())
     words = sum(len(t["words"]) for t in data["turns"])
     return Row(minutes=float(path.stem.split("-")[1].removesuffix("min")), duration_s=data["duration_s"],
-               wall_s=wall_s, peak_rss_mb=usage.ru_maxrss / 1024, stages_s=data["timings_s"], words=words,
+               wall_s=run.wall_s, peak_rss_mb=run.peak_rss_mb, stages_s=data["timings_s"], words=words,
                speakers=len(data["speakers"]))
 
 

@@ -1,7 +1,7 @@
 """How much one file's WER moves when nothing but the start of the audio moves: the noise floor of a per-file
 comparison.
 
-    .venv/bin/python benchmarks/shift.py [--models tiny.en] [--files quiet_speaker,real_podcast]
+    .venv/bin/python -m benchmarks.shift [--models tiny.en] [--files quiet_speaker,real_podcast]
                                          [--shifts 0,0.25,0.5,1.0] [--systems podscribe,whisper]
 
 Each dev-set file is run again with that much silence put before it (ffmpeg), by podscribe and by plain whisper
@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Optional
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from benchmarks.accuracy import RUNNERS, episodes  # noqa: E402
 from pipeline.evaluate import read_hypothesis, read_reference, score  # noqa: E402

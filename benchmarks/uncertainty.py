@@ -1,6 +1,6 @@
 """Which signals find the word errors? Recall against share of words marked, per signal, on the dev set.
 
-    .venv/bin/python benchmarks/uncertainty.py [--hyp-dir outputs/accuracy] [--model base] [--other tiny.en]
+    .venv/bin/python -m benchmarks.uncertainty [--hyp-dir outputs/accuracy] [--model base] [--other tiny.en]
                                                [--manifest audio/dev/manifest.toml]
 
 Reads the podscribe JSON transcripts that ``benchmarks/accuracy.py`` kept (no model runs here), judges every word
@@ -23,12 +23,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from pipeline.confidence import crammed, zipf  # noqa: E402
 from pipeline.evaluate import read_hypothesis, read_reference  # noqa: E402

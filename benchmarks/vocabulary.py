@@ -6,7 +6,7 @@ audio/samples/interview.flac twice per model: with no vocabulary, and with the n
 ``podscribe feed`` passes them (``Transcriber.run(..., vocabulary=names)``). Prints WER against
 interview.txt and, per name, how often the reference and each run say it.
 
-    .venv/bin/python benchmarks/vocabulary.py [tiny.en base]
+    .venv/bin/python -m benchmarks.vocabulary [tiny.en base]
 """
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # before benchmarks/, whose pipeline.py would shadow the package
 
 SAMPLE = REPO / "audio" / "samples" / "interview.flac"
 SHOW = "Virtual Strategy Magazine"

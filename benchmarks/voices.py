@@ -21,21 +21,19 @@ takes the reference identity it overlaps most; its centroid is scored against th
   episode's speakers (a host split into two clusters by the diarizer counts once here, as a miss above).
 
 The per-episode centroids are cached in ``.cache/voices-bench/`` so that the sweep can be re-run at once.
-Run from the repo root: ``python benchmarks/voices.py [--episodes 16]``; needs the packages above.
+Run from the repo root: ``python -m benchmarks.voices [--episodes 16]``; needs the packages above.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import random
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from pipeline.decode import decode  # noqa: E402
 from pipeline.voices.match import MatchOptions, name_speakers  # noqa: E402

@@ -1,6 +1,6 @@
 """What makes the openai-whisper engine faster on a CPU without changing the words: side by side in one run.
 
-    .venv/bin/python benchmarks/whisper_speed.py [--models tiny.en base] [--variants fp32 int8] [--files ...]
+    .venv/bin/python -m benchmarks.whisper_speed [--models tiny.en base] [--variants fp32 int8] [--files ...]
 
 Variants (each in its own child process, words only, no diarization, no cache):
 ``fp32`` the engine as it is; ``int8`` dynamic int8 quantization of every Linear layer
@@ -19,7 +19,6 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 
 def quantized(model):
@@ -60,11 +59,9 @@ def child(variant: str, model: str, files: list[str], out: Path) -> None:
 
 
 def run(args) -> None:
+    from benchmarks import engines
+    from benchmarks.engines import run_child
     from pipeline.evaluate import read_hypothesis, read_reference, score, total
-
-    sys.path.append(str(REPO / "benchmarks"))
-    import engines
-    from engines import run_child
 
     print(f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'model':<8}{'variant':<10}{'asr s':>8}{'wall s':>8}{'cpu s':>8}{'RSS MB':>8}{'WER':>7}")

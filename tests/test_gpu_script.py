@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.mark.slow
 def test_the_gpu_benchmark_runs_on_the_cpu_with_a_tiny_input():
-    out = subprocess.run([sys.executable, "benchmarks/gpu.py", "--device", "cpu", "--model", "tiny.en",
+    out = subprocess.run([sys.executable, "-m", "benchmarks.gpu", "--device", "cpu", "--model", "tiny.en",
                           "--seconds", "10"], cwd=REPO, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     header, *rows = [line.split() for line in out.stdout.splitlines() if line.startswith(("input", "sample"))]

@@ -1,6 +1,6 @@
 """podscribe against the plain `whisper` CLI on the same file, same model, in one run.
 
-    .venv/bin/python benchmarks/pipeline.py [--model base] [--audio audio/samples/interview.flac]
+    .venv/bin/python -m benchmarks.speed [--model base] [--audio audio/samples/interview.flac]
 
 Prints both wall times, their ratio, both WERs (against the sample's reference) and podscribe's per-stage
 times. Plain whisper runs with ``--word_timestamps True`` on the same converted checkpoint from the store.
@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from pipeline.evaluate import read_hypothesis, read_reference, score  # noqa: E402
 from pipeline.store.registry import ensure  # noqa: E402
