@@ -25,6 +25,8 @@ STAMP  := $(VENV)/.podscribe-installed
 # $(call apt_install,PACKAGES,OPTIONS): install Debian packages, with sudo unless root
 apt_install = SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && \
 	$$SUDO apt-get install -y -qq $(2) $(1) >/dev/null
+# $(call missing_debs,PACKAGES): those of the Debian packages not installed (a shell command substitution)
+missing_debs = $$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done)
 MODELS := models/.prepared
 
 # Real recorded voices for the voices tests and benchmarks/voices.py (Debian packages, about 42 MB).
@@ -61,12 +63,12 @@ apt:
 	[ -z "$$missing" ] || { echo "installing" $$missing "(apt)"; $(call apt_install,$$missing); }
 
 voices-data:
-	@missing=$$(for p in $(VOICE_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	@missing=$(call missing_debs,$(VOICE_PKGS)); \
 	[ -z "$$missing" ] || { echo "installing recorded voices for the tests (apt):" $$missing; \
 	  $(call apt_install,$$missing,--no-install-recommends); }
 
 voices-bench-data: voices-data
-	@missing=$$(for p in $(VOICE_BENCH_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	@missing=$(call missing_debs,$(VOICE_BENCH_PKGS)); \
 	[ -z "$$missing" ] || $(call apt_install,$$missing,--no-install-recommends)
 
 $(PY):
