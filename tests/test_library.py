@@ -331,3 +331,12 @@ def test_a_feed_plan_lists_each_guid_once_and_names_each_episode_apart(tmp_path)
     assert [j.key for j in plan_feed(parse_feed(xml.encode(), "feed.xml"), tmp_path, since="2026-11-01")] == [
         "guid:a", "guid:b"]
     assert len(plan_feed(parse_feed(xml.encode(), "feed.xml"), tmp_path, limit=1)) == 1
+
+
+def test_names_in_any_latin_script_language_are_found():
+    notes = ("Émilie Dupré reçoit Søren Kierkegaard et Łukasz Żurek. Ils parlent de Málaga, "
+             "d'Œdipe et de l'ÉTÉ.")
+    names = names_from("Le Café Numérique", notes)
+    assert {"Émilie Dupré", "Søren Kierkegaard", "Łukasz Żurek", "Málaga", "Le Café Numérique"} <= set(names)
+    assert "ÉTÉ" in names  # an acronym in capitals
+    assert "Ils" not in names  # a sentence's first word

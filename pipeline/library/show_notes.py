@@ -2,7 +2,8 @@
 
 Pure text rules, no model: runs of capitalised words (``Brian Ducharme``, ``Virtual Strategy Magazine``),
 CamelCase and inner capitals (``PostgreSQL``, ``iPhone``, ``DeSharn``), acronyms (``UML``, ``KDE``), and single
-capitalised words that are not just starting a sentence. Common English words are dropped, and so are
+capitalised words that are not just starting a sentence, in any script with capitals (``Émilie Dupré``,
+``Łukasz``). Common English words are dropped, and so are
 words that the notes also write in lower case (an ordinary word, capitalised only at the start of a line).
 """
 from __future__ import annotations
@@ -24,7 +25,8 @@ january february march april may june july august september october november dec
 monday tuesday wednesday thursday friday saturday sunday
 """.split())
 
-_WORD = r"[A-Za-z][A-Za-z0-9'’.+-]*[A-Za-z0-9+]|[A-Za-z]"
+_LETTER = r"[^\W\d_]"  # any script's letter: Émilie, Søren, Łukasz, Ğ
+_WORD = rf"{_LETTER}[\w'’.+-]*[^\W_]|{_LETTER}"
 _TOKEN = re.compile(_WORD)
 _SENTENCE_END = re.compile(r"[.!?:;\n]\s*$|^\s*$")
 
@@ -44,7 +46,7 @@ def _candidates(text: str, lower_words: set[str]) -> list[str]:
     """Every name-like run, in order of appearance."""
     found, run = [], []
     for match in _TOKEN.finditer(text):
-        word = match.group(0).rstrip(".'’")
+        word = _without_elision(match.group(0).rstrip(".'’"))
         starts_sentence = _SENTENCE_END.search(text[:match.start()]) is not None
         gap = text[run[-1][1]:match.start()] if run else ""
         if run and not re.fullmatch(r"[ \t]+", gap):
@@ -79,13 +81,20 @@ def _flush(run: list[tuple[str, int, bool]], lower_words: set[str]) -> list[str]
     return [word]
 
 
+def _without_elision(word: str) -> str:
+    """``d'Œdipe``, ``l'Italia``, ``dell'Europa``: the name without the elided article or preposition before it
+    (``O'Brien`` stays whole: its first part is capitalised)."""
+    head, sep, rest = word.partition("'") if "'" in word else word.partition("’")
+    return rest if sep and 1 <= len(head) <= 4 and head.islower() and rest[:1].isupper() else word
+
+
 def _capitalised(word: str) -> bool:
     return word[:1].isupper() or _special(word)
 
 
 def _special(word: str) -> bool:
     """An acronym (``UML``), CamelCase or an inner capital (``PostgreSQL``, ``iPhone``, ``DeSharn``)."""
-    letters = re.sub(r"[^A-Za-z]", "", word)
+    letters = "".join(c for c in word if c.isalpha())
     if len(letters) >= 2 and letters.isupper():
         return True
     return any(c.isupper() for c in letters[1:]) and any(c.islower() for c in letters)
