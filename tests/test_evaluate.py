@@ -71,6 +71,20 @@ def test_whisper_normalizer_by_default():
     assert score(doc("Hello, World"), doc("hello world"), normalizer="basic").wer == 0.0
 
 
+def test_the_normalizer_follows_the_transcripts_language():
+    from dataclasses import replace
+
+    french = replace(doc("Il a vingt-cinq ans, d'accord ? Écoutez."), language="fr")
+    s = score(doc("il a vingt-cinq ans d'accord écoutez"), french)
+    assert s.normalizer == "basic" and s.wer == 0.0  # the English rules would rewrite "vingt-cinq" and spellings
+    assert score(doc("il a vingt cinq ans"), french).normalizer == "basic"
+    assert score(doc("ecoutez"), replace(doc("Écoutez."), language="fr"), normalizer="basic").wer == 1.0
+    assert score(doc("ecoutez"), replace(doc("Écoutez."), language="fr"), normalizer="basic-ascii").wer == 0.0
+    english = score(doc("Twenty-five colours"), replace(doc("25 colors"), language="en"))
+    assert english.normalizer == "whisper" and english.wer == 0.0
+    assert score(doc("a"), doc("a")).normalizer == "whisper"  # no language known: English, as before
+
+
 def test_normalizer_loads_without_torch():
     get_normalizer("whisper")
     assert "_podscribe_whisper_normalizers" in sys.modules
@@ -335,3 +349,19 @@ def test_cli_manifest_errors(files):
     (files / "bad.toml").write_text("[[episode]]\naudio = 1\n")
     result = run("--manifest", files / "bad.toml")
     assert result.exit_code == 1 and "needs an audio and a reference" in result.output
+
+
+def test_evaluate_says_which_normalizer_it_used_for_a_french_transcript(tmp_path):
+    from dataclasses import replace
+
+    from pipeline.types import Transcript, Turn, Word
+
+    words = (Word("L", 0.0, 0.2, 0.9), replace(Word("'étoile,", 0.2, 0.6, 0.9), joins=True),
+             Word("vingt-cinq", 0.7, 1.2, 0.9))
+    t = Transcript(episode="fr", sha256="0" * 64, duration_s=2.0, language="fr", turns=(Turn("ANNE", words),))
+    with open(tmp_path / "fr.json", "w", encoding="utf-8") as f:
+        json_format.write(t, f)
+    (tmp_path / "ref.txt").write_text("l'étoile vingt-cinq\n", encoding="utf-8")
+    result = run("--ref", tmp_path / "ref.txt", "--hyp", tmp_path / "fr.json")
+    assert result.exit_code == 0, result.output
+    assert "text normalised with: basic" in result.output and "0.0%" in result.output

@@ -14,6 +14,7 @@ import click
 from pipeline.cli.options import HELP, setup_logging
 from pipeline.errors import PodscribeError
 from pipeline.evaluate.manifest import read_manifest
+from pipeline.evaluate.metrics import NORMALIZERS
 from pipeline.evaluate.readers import FORMATS as _FORMATS
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,10 @@ log = logging.getLogger(__name__)
               help="Write the report here (html default: next to the hypothesis as <stem>.report.html).")
 @click.option("--collar", type=click.FloatRange(min=0.0), default=0.25, show_default=True,
               help="DER forgiveness collar, pyannote's convention: total width around each reference boundary (s).")
-@click.option("--normalizer", type=click.Choice(["whisper", "basic", "none"]), default="whisper", show_default=True,
-              help="Text normalisation before WER/CER: Whisper's English normaliser, its basic one, or none.")
+@click.option("--normalizer", type=click.Choice(NORMALIZERS), default="auto", show_default=True,
+              help="Text normalisation before WER/CER: auto picks Whisper's English normaliser for an English (or "
+                   "unknown-language) transcript and its basic one (accents kept) otherwise; basic-ascii strips "
+                   "accents; none only makes quotes ASCII. The report says which was used.")
 @click.option("-v", "--verbose", count=True, help="Log what is read and scored.")
 def evaluate(refs, hyps, ref_format, hyp_format, manifest, outputs_dir, fmt, output, collar, normalizer, verbose):
     """Score a transcript: WER/CER, per-speaker WER, cpWER, DER and how well the [?] marks find errors."""

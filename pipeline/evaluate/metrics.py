@@ -25,7 +25,16 @@ from pipeline.types import SpeakerTurn
 log = logging.getLogger(__name__)
 
 GAP = "\u2047"  # the placeholder token of a reference [?] gap; the normalisers never produce it
-NORMALIZERS = ("whisper", "basic", "none")
+#: auto: Whisper's English normaliser for an English (or unknown-language) transcript, its basic one otherwise;
+#: basic keeps accents, basic-ascii strips them (``é`` = ``e``); none only makes quotes ASCII
+NORMALIZERS = ("auto", "whisper", "basic", "basic-ascii", "none")
+
+
+def resolve_normalizer(name: str, language: Optional[str]) -> str:
+    """The normaliser ``auto`` stands for, given the transcript's language (None: unknown)."""
+    if name != "auto":
+        return name
+    return "whisper" if not language or language.lower() in ("en", "english") else "basic"
 
 
 # ---------------------------------------------------------------- the typed alignment
@@ -169,8 +178,11 @@ def get_normalizer(name: str = "whisper") -> Callable[[str], str]:
         return lambda text: text.translate(_TYPOGRAPHIC)
     if name not in NORMALIZERS:
         raise PodscribeError(f"unknown normalizer {name!r}: choose from {', '.join(NORMALIZERS)}")
+    if name == "auto":
+        raise PodscribeError("the auto normalizer needs the transcript's language: resolve_normalizer first")
     module = _whisper_normalizers()
-    inner = module.EnglishTextNormalizer() if name == "whisper" else module.BasicTextNormalizer()
+    inner = (module.EnglishTextNormalizer() if name == "whisper"
+             else module.BasicTextNormalizer(remove_diacritics=name == "basic-ascii"))
     return lambda text: " ".join(t for t in inner(text.translate(_TYPOGRAPHIC)).split() if _WORDLIKE.search(t))
 
 
@@ -256,6 +268,7 @@ class Scores:
     sweep: Optional[Sweep] = None
     alignment: Optional[Alignment] = field(default=None, compare=False, repr=False)
     judged: tuple[JudgedWord, ...] = field(default=(), compare=False, repr=False)
+    normalizer: Optional[str] = None  # the one the words were normalised with (``auto`` resolved)
 
     @property
     def wer(self) -> Optional[float]:
@@ -266,13 +279,15 @@ class Scores:
         return self.chars.rate if self.chars else None
 
 
-def score(ref: Document, hyp: Document, collar: float = 0.25, normalizer: str = "whisper") -> Scores:
-    """Every measure the two documents allow: words need words on both sides, DER needs turns on both."""
+def score(ref: Document, hyp: Document, collar: float = 0.25, normalizer: str = "auto") -> Scores:
+    """Every measure the two documents allow: words need words on both sides, DER needs turns on both. ``auto``
+    normalises by the hypothesis's language (else the reference's): see :func:`resolve_normalizer`."""
     der = diarization_error(ref, hyp, collar)
     if not (ref.has_words and hyp.has_words):
         if der is None:
             raise PodscribeError(f"nothing to compare: {ref.path} and {hyp.path} share no words or speaker turns")
         return Scores(None, None, der=der)
+    normalizer = resolve_normalizer(normalizer, hyp.language or ref.language)
     normalize = get_normalizer(normalizer)
     alignment = align(tokens(ref, normalize), tokens(hyp, normalize))
     judged = judge(alignment, hyp)
@@ -284,6 +299,7 @@ def score(ref: Document, hyp: Document, collar: float = 0.25, normalizer: str = 
         cpwer=cpwer(alignment) if speakers and any(w.speaker for w in hyp.words) else None,
         der=der, calibration=calibrate(judged) if marks else None,
         sweep=sweep(judged) if hyp.has_probabilities else None, alignment=alignment, judged=judged,
+        normalizer=normalizer,
     )
 
 
@@ -402,4 +418,5 @@ def total(scores: Sequence[Scores]) -> Scores:
                 ders[0].collar) if ders else None,
         calibration=calibrate(judged) if any(s.calibration for s in scores) else None,
         sweep=sweep(judged) if any(s.sweep for s in scores) else None, judged=judged,
+        normalizer=", ".join(dict.fromkeys(s.normalizer for s in scores if s.normalizer)) or None,
     )

@@ -47,6 +47,7 @@ class Document:
     words: tuple[DocWord, ...]
     speaker_turns: tuple[SpeakerTurn, ...] = ()
     has_words: bool = True
+    language: Optional[str] = None  # as a podscribe JSON transcript records it; None for other formats
 
     @property
     def has_speakers(self) -> bool:
@@ -88,7 +89,8 @@ def combine(docs: Sequence[Document], role: str = "reference") -> Document:
     turns = timed[0].speaker_turns if timed else ()
     base = texts[0] if texts else docs[0]
     return Document(" + ".join(d.path for d in docs), "+".join(d.format for d in docs),
-                    base.words if texts else (), turns, has_words=bool(texts))
+                    base.words if texts else (), turns, has_words=bool(texts),
+                    language=next((d.language for d in docs if d.language), None))
 
 
 # ---------------------------------------------------------------- reading and detection
@@ -108,7 +110,8 @@ def _read_one(path: Path, fmt: Optional[str], role: str) -> Document:
         words, turns = READERS[fmt](content, role == "reference")
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise PodscribeError(f"{role} {path}: not valid {fmt}: {exc}") from None
-    doc = Document(str(path), fmt, tuple(words), tuple(turns), has_words=fmt != "rttm")
+    language = json.loads(content).get("language") or None if fmt == "json" else None
+    doc = Document(str(path), fmt, tuple(words), tuple(turns), has_words=fmt != "rttm", language=language)
     if role == "reference" and not any(not w.unknown for w in doc.words) and not doc.speaker_turns:
         raise PodscribeError(f"reference {path} is empty: no words or speaker turns in it (read as {fmt})")
     log.info("%s %s: %s, %d words, %d turns, speakers %s", role, path, fmt, len(doc.words), len(doc.speaker_turns),

@@ -57,7 +57,7 @@ def table(rows: Sequence[Row], totals: Optional[Scores] = None) -> str:
 
 
 def _details(s: Scores, speakers: bool = True) -> str:
-    parts = []
+    parts = [f"text normalised with: {s.normalizer}"] if s.normalizer else []
     if s.per_speaker and speakers:
         parts.append(_grid([["speaker", "ref words", "WER", "sub", "del", "ins"]] + [
             [p.speaker, str(p.errors.ref_count), _pct(p.errors.rate), str(p.errors.substitutions),
@@ -122,6 +122,7 @@ def to_dict(s: Scores) -> dict[str, Any]:
                       "false_alarm_s": round(d.false_alarm_s, 3), "confusion_s": round(d.confusion_s, 3),
                       "total_s": round(d.total_s, 3), "collar": d.collar,
                       "mapping": dict(d.mapping)},
+        "normalizer": s.normalizer,
         "calibration": _cal(s.calibration),
         "sweep": s.sweep and {"points": [{"threshold": p.threshold, **_cal(p.calibration)} for p in s.sweep.points],
                               "best": s.sweep.best and s.sweep.best.threshold,
