@@ -358,3 +358,45 @@ def test_an_episode_with_no_speech_opens_and_saves_empty(driver, clip):
     assert "no [?] after this point" in driver.find_element("id", "state").text
     driver.find_element("id", "save").click()
     assert wait_for_file(driver.downloads / "silence.reviewed.json").read_text().startswith("{")
+
+
+def french_transcript(sha: str, language: str = "fr") -> Transcript:
+    """Whisper's words for "L'étoile n'est pas loin, souhaitez-vous attendre ?", each joining part flagged."""
+    parts = [("L", False), ("'étoile", True), ("n", False), ("'est", True), ("pas", False), ("loin,", False),
+             ("souhaitez", False), ("-vous", True), ("attendre", False), ("?", False)]
+    ws = tuple(dataclasses.replace(Word(text, round(0.3 + 0.5 * i, 3), round(0.7 + 0.5 * i, 3), 0.3 if i == 2 else 0.95,
+                                        "ANNE", i == 2), joins=joins) for i, (text, joins) in enumerate(parts))
+    return Transcript(episode="clip", sha256=sha, duration_s=CLIP_S, language=language, turns=(Turn("ANNE", ws),),
+                      speaker_turns=(SpeakerTurn("ANNE", 0.0, 6.0), SpeakerTurn("BOB", 6.0, 12.0)),
+                      source="audio/clip.flac")
+
+
+@needs_browser
+def test_a_french_episode_shows_edits_and_saves_its_words_as_written(driver, clip):
+    t = french_transcript("5" * 64)
+    open_page(driver, clip, t)
+    assert driver.execute_script("return document.documentElement.lang") == "fr"
+    assert driver.execute_script("return document.getElementById('doc').dir") == "ltr"
+    shown = driver.execute_script("return document.getElementById('doc').innerText")
+    assert "L'étoile n'est pas loin, souhaitez-vous attendre ?" in " ".join(shown.split())
+    assert not driver.find_element("id", "pop").is_displayed()  # the empty popup is hidden, not a box below
+    words_shown = driver.execute_script("return [...document.querySelectorAll('.w')].map(e => e.textContent)")
+    n_est = words_shown.index("n'est")
+    correct(driver, n_est, "n'était")
+    press(driver, "3")  # two speakers: there is no third, and the page says so
+    assert "no speaker 3" in driver.find_element("id", "state").text
+    for old in driver.downloads.glob("clip.reviewed.*"):  # another test's save
+        old.unlink()
+    driver.find_element("id", "save").click()
+    forum = wait_for_file(driver.downloads / "clip.reviewed.forum.txt")
+    assert "L'étoile n'était pas loin, souhaitez-vous attendre ?" in forum.read_text()
+    for name in ("clip.reviewed.forum.txt", "clip.reviewed.json"):
+        (driver.downloads / name).unlink()
+
+
+@needs_browser
+def test_a_right_to_left_episode_runs_right_to_left(driver, clip):
+    open_page(driver, clip, french_transcript("6" * 64, language="ar"))
+    assert driver.execute_script("return document.documentElement.lang") == "ar"
+    assert driver.execute_script("return getComputedStyle(document.getElementById('doc')).direction") == "rtl"
+    assert driver.execute_script("return getComputedStyle(document.getElementById('bar')).direction") == "ltr"

@@ -24,6 +24,8 @@ from pipeline.types import Transcript, written
 from pipeline.writers.format import FORUM_MARK, speaker_label
 
 TEMPLATE = "review.html"
+#: languages Whisper knows that are written right to left: the transcript's text runs that way on the page
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "yi", "ps", "sd", "ug"})
 EMBED_CODEC = ("libopus", "24k", "ogg", "audio/ogg")  # speech stays clear; about 11 MB an hour (15 MB as base64)
 
 
@@ -89,8 +91,10 @@ def render(transcript: Transcript, audio: PageAudio = PageAudio()) -> str:
         "TITLE": html.escape(transcript.episode),
         "DATA": data.replace("<", "\\u003c"),  # no "</script>" or "<!--" can end the data early
         "AUDIO": base64.b64encode(audio.data).decode("ascii"),
+        "LANG": html.escape(transcript.language or "und"),
+        "DIR": "rtl" if (transcript.language or "").lower() in RTL_LANGUAGES else "ltr",
     }
-    return re.sub(r"__PODSCRIBE_(TITLE|DATA|AUDIO)__", lambda m: fill[m.group(1)], template)
+    return re.sub(r"__PODSCRIBE_(TITLE|DATA|AUDIO|LANG|DIR)__", lambda m: fill[m.group(1)], template)
 
 
 def write(transcript: Transcript, file: TextIO, drop_uncertain: bool = False, audio: PageAudio = PageAudio()) -> None:
