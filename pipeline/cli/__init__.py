@@ -13,6 +13,7 @@ from pipeline.cli.evaluate import evaluate
 from pipeline.cli.feeds import feed, status
 from pipeline.cli.models import models
 from pipeline.cli.options import HELP
+from pipeline.cli.search import search
 from pipeline.cli.transcribe import transcribe
 from pipeline.cli.voices import voices
 from pipeline.errors import PodscribeError
@@ -34,5 +35,5 @@ def main() -> None:
     """Speaker-tagged podcast transcripts, with the spans the model was unsure of marked [?]."""
 
 
-for command in (transcribe, feed, status, models, voices, evaluate):
+for command in (transcribe, feed, status, search, models, voices, evaluate):
     main.add_command(command)

@@ -199,6 +199,8 @@ def run_batch(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Pat
                 if not catalog.finish(result.key, _outcome(result), holder):
                     log.warning("%s: another run took this episode over while it ran; its row is that run's to "
                                 "record", result.name)
+                elif result.status == "done":
+                    _index(catalog, result)
                 reporter.finished(claims.by_key[result.key], result)
     except KeyboardInterrupt:
         left = [job for job in plan.todo if job.key not in results and job.key not in claims.set_aside]
@@ -207,6 +209,16 @@ def run_batch(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Pat
         catalog.release(holder)
     ended = results | claims.set_aside
     return BatchSummary(plan.skipped + plan.elsewhere + tuple(ended[j.key] for j in plan.todo if j.key in ended))
+
+
+def _index(catalog: Catalog, result: EpisodeResult) -> None:
+    """Put a finished episode in the search index; a failure here is a warning, never the episode's."""
+    from pipeline.library.search import index_outputs
+
+    try:
+        index_outputs(catalog, result.key, result.outputs)
+    except (PodscribeError, OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("%s: not added to the search index (%s); `podscribe search --rebuild` adds it", result.name, exc)
 
 
 @contextlib.contextmanager

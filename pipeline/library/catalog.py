@@ -29,7 +29,7 @@ from typing import Iterator, Optional
 from pipeline.errors import PodscribeError
 from pipeline.files import process_alive
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 CATALOG_NAME = "catalog.sqlite"
 # A claim whose heartbeat is older than this has no holder any more (another host's lost machine, a hung run).
 LEASE_S = 300.0
@@ -77,8 +77,15 @@ ALTER TABLE episodes ADD COLUMN claimed_at REAL;
 ALTER TABLE episodes ADD COLUMN heartbeat_at REAL;
 CREATE INDEX episodes_claim ON episodes (claim_token);
 """
+# Schema 3: the search index (pipeline/library/search.py): each done episode's passages, case and accents folded.
+_SEARCH = """
+CREATE VIRTUAL TABLE passages USING fts5(
+    text, marked, speaker, key UNINDEXED, start_s UNINDEXED, end_s UNINDEXED, words UNINDEXED,
+    tokenize = 'unicode61 remove_diacritics 2'
+)
+"""
 #: what each schema version adds to the one before
-_MIGRATIONS = {1: _SCHEMA, 2: _CLAIMS}
+_MIGRATIONS = {1: _SCHEMA, 2: _CLAIMS, 3: _SEARCH}
 
 
 @dataclass(frozen=True)
@@ -265,6 +272,11 @@ class Catalog:
         if new not in TRANSITIONS.get(old, set()):
             key = row.key if row else "?"
             raise PodscribeError(f"catalog: episode {key} cannot go from {old or 'nothing'} to {new}")
+
+    def connect(self, write: bool = False):
+        """One transaction on the catalog's database, for the tables of the catalog's other users (the search
+        index): as :meth:`_connect`."""
+        return self._connect(write)
 
     @contextlib.contextmanager
     def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:

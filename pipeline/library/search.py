@@ -1,0 +1,184 @@
+"""Search every episode of a catalog: SQLite FTS5 in ``catalog.sqlite`` (table ``passages``, schema 3).
+
+An episode is indexed as passages: runs of one speaker's words as written (``types.written``), cut at a sentence's
+end or after ``PASSAGE_WORDS`` words, each with its speaker, times and the words marked ``[?]`` (a column of its
+own, for ``--uncertain``). The tokenizer folds case and accents (``cafe`` finds ``Café``); a query is words (all
+must be there), ``"a phrase"`` and ``prefix*``, ranked by bm25. A hit names the episode, the speaker, the time of
+the first word that matched and the passage around it.
+
+The index is written by the process that writes the catalog (``run_batch``, as each episode ends) and can be
+rebuilt from the JSON transcripts (:func:`rebuild`). Pure SQLite and JSON: no model, no torch.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+from pipeline.errors import PodscribeError
+from pipeline.library.catalog import Catalog
+from pipeline.types import Transcript, Word, written
+
+log = logging.getLogger(__name__)
+
+PASSAGE_WORDS = 40
+_SENTENCE_END = re.compile(r"[.!?…。？！]$")
+
+
+@dataclass(frozen=True)
+class Passage:
+    speaker: str
+    start_s: float
+    end_s: float
+    words: tuple[Word, ...]  # as written
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text if not w.gap else "[?]" for w in self.words)
+
+    @property
+    def marked(self) -> str:
+        """The words marked [?] (a gap as the word ``gap``), what ``--uncertain`` searches."""
+        return " ".join("gap" if w.gap else w.text for w in self.words if w.uncertain)
+
+
+@dataclass(frozen=True)
+class Hit:
+    key: str
+    episode: str  # the episode's name (its output files' stem)
+    show: str
+    date: str
+    speaker: str
+    time_s: float  # where the first matching word starts
+    text: str  # the passage around it
+    rank: float  # bm25: lower is better
+
+
+def passages(transcript: Transcript, max_words: int = PASSAGE_WORDS) -> list[Passage]:
+    """Each turn's words as written, cut after a sentence's end or ``max_words`` words."""
+    out = []
+    for turn in transcript.turns:
+        run: list[Word] = []
+        for w in written(turn.words):
+            run.append(w)
+            if len(run) >= max_words or _SENTENCE_END.search(w.text):
+                out.append(Passage(turn.speaker, run[0].start_s, run[-1].end_s, tuple(run)))
+                run = []
+        if run:
+            out.append(Passage(turn.speaker, run[0].start_s, run[-1].end_s, tuple(run)))
+    return out
+
+
+def index_episode(catalog: Catalog, key: str, transcript: Transcript) -> int:
+    """Replace the episode's passages in the index with the transcript's; the number written."""
+    found = passages(transcript)
+    with catalog.connect(write=True) as conn:
+        conn.execute("DELETE FROM passages WHERE key = ?", (key,))
+        conn.executemany(
+            "INSERT INTO passages (text, marked, speaker, key, start_s, end_s, words) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(p.text, p.marked, p.speaker, key, p.start_s, p.end_s,
+              json.dumps([[w.text, w.start_s] for w in p.words], ensure_ascii=False)) for p in found])
+    return len(found)
+
+
+def index_outputs(catalog: Catalog, key: str, outputs: Sequence[str]) -> int:
+    """Index an episode from the JSON transcript among its ``outputs`` (0 when it wrote none)."""
+    from pipeline.writers import json_format
+
+    path = next((Path(p) for p in outputs if p.endswith(".json") and not p.endswith(".podcast.json")), None)
+    if path is None or not path.is_file():
+        return 0
+    with open(path, encoding="utf-8") as f:
+        return index_episode(catalog, key, json_format.read(f))
+
+
+def rebuild(catalog: Catalog) -> tuple[int, int]:
+    """The index made again from every done episode's JSON transcript: (episodes, passages)."""
+    with catalog.connect(write=True) as conn:
+        conn.execute("DELETE FROM passages")
+    episodes = count = 0
+    for row in catalog.rows(status="done"):
+        written_now = index_outputs(catalog, row.key, row.outputs)
+        episodes += written_now > 0
+        count += written_now
+    return episodes, count
+
+
+def search(catalog: Catalog, query: str, speaker: Optional[str] = None, show: Optional[str] = None,
+           uncertain: bool = False, limit: int = 20) -> list[Hit]:
+    """The best passages for ``query`` (see the module's docstring), optionally of one speaker or show, or among
+    the words marked [?] only (an empty query with ``uncertain``: every passage with a mark)."""
+    expression = fts_query(query)
+    if not expression and not uncertain:
+        raise PodscribeError("nothing to search for: give words, a \"phrase\" or a prefix*")
+    where, args = [], []
+    if expression:
+        where.append("passages MATCH ?")
+        args.append(f"{{{'marked' if uncertain else 'text'}}}: ({expression})")  # never the speaker column
+    else:
+        where.append("passages.marked != ''")
+    for column, value in (("passages.speaker", speaker), ("episodes.show", show)):
+        if value:
+            where.append(f"{column} = ?")
+            args.append(value)
+    sql = ("SELECT passages.key, episodes.name, COALESCE(episodes.show, ''), COALESCE(episodes.date, ''), "
+           "passages.speaker, passages.start_s, passages.text, passages.words, "
+           f"{'bm25(passages)' if expression else '0.0'} AS rank FROM passages "
+           "JOIN episodes ON episodes.key = passages.key WHERE " + " AND ".join(where) +
+           " ORDER BY rank, episodes.date DESC, passages.start_s LIMIT ?")
+    with catalog.connect() as conn:
+        rows = conn.execute(sql, args + [limit]).fetchall()
+    terms = _terms(query)
+    return [Hit(key, name, show_name, date, who, _first_match(json.loads(words), terms, start), text, rank)
+            for key, name, show_name, date, who, start, text, words, rank in rows]
+
+
+def indexed(catalog: Catalog) -> int:
+    with catalog.connect() as conn:
+        return conn.execute("SELECT COUNT(DISTINCT key) FROM passages").fetchone()[0]
+
+
+def fts_query(query: str) -> str:
+    """The user's words as an FTS5 expression that cannot be a syntax error: ``"a phrase"`` stays a phrase, a term
+    ending in ``*`` a prefix, every other term a quoted word; all must match."""
+    parts = []
+    for phrase, word in re.findall(r'"([^"]*)"|(\S+)', query):
+        if phrase.strip():
+            parts.append('"' + " ".join(_plain(phrase).split()) + '"')
+        elif word:
+            prefix = word.endswith("*")
+            text = _plain(word.rstrip("*"))
+            if text.strip():
+                parts.append(" ".join(f'"{t}"' for t in text.split()) + ("*" if prefix else ""))
+    return " ".join(parts)
+
+
+def _plain(text: str) -> str:
+    """Letters and digits only (what the tokenizer keeps), so that no character is FTS5 syntax."""
+    return "".join(c if c.isalnum() else " " for c in text)
+
+
+def _fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+
+
+def _terms(query: str) -> list[tuple[str, bool]]:
+    """(folded token, is a prefix) of the query, in order."""
+    out = []
+    for phrase, word in re.findall(r'"([^"]*)"|(\S+)', query):
+        for token in _plain(phrase or word.rstrip("*")).split():
+            out.append((_fold(token), bool(word.endswith("*")) and not phrase))
+    return out
+
+
+def _first_match(words: list, terms: list[tuple[str, bool]], default_s: float) -> float:
+    """The start of the first word of the passage that a query term matches."""
+    for text, start_s in words:
+        tokens = [_fold(t) for t in _plain(text).split()]
+        if any(t == term or (prefix and t.startswith(term)) for t in tokens for term, prefix in terms):
+            return float(start_s)
+    return float(default_s)

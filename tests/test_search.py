@@ -1,0 +1,140 @@
+"""Search across a catalog's episodes: SQLite FTS5 in a real catalog.sqlite, hand-written transcripts, the
+`podscribe search` command through CliRunner, and an episode indexed as a real batch (fake models) ends."""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.library.catalog import Catalog, EpisodeRecord, Holder, Outcome
+from pipeline.library.search import fts_query, passages, rebuild, search
+from pipeline.types import Transcript, Turn, Word
+from pipeline.writers import json_format
+from tests.audio import bursts, write_wav
+
+
+def turn(speaker: str, start: float, text: str, marked: tuple[str, ...] = ()) -> Turn:
+    out, t = [], start
+    for token in text.split():
+        joins = token.startswith(("'", "-"))
+        out.append(replace(Word(token, t, t + 0.3, 0.3 if token in marked else 0.9, speaker, token in marked),
+                           joins=joins))
+        t += 0.4
+    return Turn(speaker, tuple(out))
+
+
+EPISODES = {
+    "ep1": ("Open Source Hour", "2026-11-01", (
+        turn("BRIAN", 0.0, "Welcome to the show. Today we talk about User-mode Linux with Jeff."),
+        turn("JEFF", 5.0, "Thanks Brian. Linode runs thousands of virtual machines.", marked=("thousands",)),
+    )),
+    "ep2": ("Open Source Hour", "2026-11-08", (
+        turn("BRIAN", 0.0, "Last week Jeff mentioned Linode and its virtual servers."),
+        turn("CHRIS", 4.0, "We moved to Linode in 2003 ."),
+    )),
+    "ep3": ("Le Café Numérique", "2026-11-09", (
+        turn("ANNE", 0.0, "L 'étoile du café n 'est pas loin. Souhaitez -vous un café ?"),
+    )),
+}
+
+
+@pytest.fixture
+def catalog(tmp_path) -> Catalog:
+    """Three done episodes, their JSON transcripts written and recorded as outputs, the index made from them."""
+    cat = Catalog.in_folder(tmp_path)
+    holder = Holder.here()
+    for name, (show, date, turns) in EPISODES.items():
+        transcript = Transcript(episode=name, sha256="0" * 64, duration_s=12.0, language="en", turns=turns)
+        path = tmp_path / f"{name}.json"
+        with open(path, "w", encoding="utf-8") as f:
+            json_format.write(transcript, f)
+        record = EpisodeRecord(key=f"guid:{name}", kind="feed", source=f"http://x/{name}.mp3", name=name, show=show,
+                               date=date)
+        cat.claim(record, "base", "k", {}, holder)
+        cat.finish(record.key, Outcome("done", outputs=(str(path),)), holder)
+    assert rebuild(cat) == (3, 8)
+    return cat
+
+
+def test_passages_cut_at_sentences_and_keep_words_as_written():
+    found = passages(Transcript(episode="x", sha256="0" * 64, duration_s=9, language="fr", turns=EPISODES["ep3"][2]))
+    assert [p.text for p in found] == ["L'étoile du café n'est pas loin.", "Souhaitez-vous un café ?"]
+    assert found[1].start_s == pytest.approx(3.2)
+
+
+def test_words_phrases_prefixes_and_accents(catalog):
+    assert {h.episode for h in search(catalog, "linode")} == {"ep1", "ep2"}
+    assert [h.episode for h in search(catalog, '"virtual servers"')] == ["ep2"]  # a phrase, not both words
+    assert [h.episode for h in search(catalog, "virt* jeff")] == ["ep2"]  # all terms, in one passage's words
+    assert search(catalog, "chris") == []  # a speaker's name is a filter (--speaker), not a word they said
+    assert [(h.episode, h.speaker) for h in search(catalog, "cafe")] == [("ep3", "ANNE"), ("ep3", "ANNE")]
+    assert [h.time_s for h in search(catalog, "loin")] == [pytest.approx(2.8)]  # the word's own time
+    assert [h.time_s for h in search(catalog, "etoile")] == [0.0]  # L'étoile, one word as written
+    assert search(catalog, "CAFÉ") and search(catalog, "souhaitez-vous")
+    assert search(catalog, "nothing-like-this") == []
+
+
+def test_filters_by_speaker_show_and_marks(catalog):
+    assert [h.speaker for h in search(catalog, "linode", speaker="CHRIS")] == ["CHRIS"]
+    assert {h.show for h in search(catalog, "cafe", show="Le Café Numérique")} == {"Le Café Numérique"}
+    assert search(catalog, "linode", show="Le Café Numérique") == []
+    marked = search(catalog, "thousands", uncertain=True)
+    assert [(h.episode, h.speaker, h.time_s) for h in marked] == [("ep1", "JEFF", pytest.approx(6.6))]
+    assert search(catalog, "linode", uncertain=True) == []  # said, but never marked
+    assert [h.episode for h in search(catalog, "", uncertain=True)] == ["ep1"]
+
+
+def test_ranked_best_first(catalog):
+    hits = search(catalog, "linode")
+    assert [h.rank for h in hits] == sorted(h.rank for h in hits)
+
+
+@pytest.mark.parametrize("query", ['"', "AND", "NOT x", "a OR b", "NEAR(a b)", "col:x", "*", "^x", "(", "x'y"])
+def test_any_text_is_a_query_never_a_syntax_error(catalog, query):
+    search(catalog, query + " linode")  # FTS5 operators in user text are only words
+    assert all(part.startswith('"') for part in fts_query(query + " linode").split())
+
+
+def test_an_episode_done_again_replaces_its_passages(catalog, tmp_path):
+    from pipeline.library.search import index_episode
+
+    index_episode(catalog, "guid:ep2", Transcript(episode="ep2", sha256="0" * 64, duration_s=3.0, language="en",
+                                                  turns=(turn("BRIAN", 0.0, "Nothing about hosting."),)))
+    assert [h.episode for h in search(catalog, "linode")] == ["ep1"]
+    assert [h.episode for h in search(catalog, "hosting")] == ["ep2"]
+
+
+def search_cli(folder: Path, *args: str):
+    return CliRunner().invoke(main, ["search", *args, "-o", str(folder)])
+
+
+def test_the_command_prints_each_hit_and_exits_1_on_none(catalog, tmp_path):
+    out = search_cli(tmp_path, "linode", "--speaker", "CHRIS")
+    assert out.exit_code == 0, out.output
+    assert out.output == "Open Source Hour · ep2 · 00:05.200 · CHRIS\n    We moved to Linode in 2003 .\n"
+    none = search_cli(tmp_path, "kubernetes")
+    assert none.exit_code == 1 and none.output == "error: no match for 'kubernetes'\n"
+    assert search_cli(tmp_path / "nowhere", "x").output.startswith("error: ")
+
+
+def test_an_old_catalog_is_told_to_rebuild_and_rebuild_indexes_it(catalog, tmp_path):
+    with sqlite3.connect(tmp_path / "catalog.sqlite") as conn:
+        conn.execute("DELETE FROM passages")
+    out = search_cli(tmp_path, "linode")
+    assert out.exit_code == 1 and "podscribe search --rebuild" in out.output
+    out = search_cli(tmp_path, "linode", "--rebuild")
+    assert out.exit_code == 0 and "indexed 3 episode(s), 8 passage(s)" in out.output and "ep2" in out.output
+
+
+def test_an_episode_is_indexed_as_its_batch_ends(tmp_path, fake_models):
+    write_wav(tmp_path / "talk.wav", bursts(6))
+    run = CliRunner().invoke(main, ["transcribe", str(tmp_path / "talk.wav"), "-o", str(tmp_path / "out"),
+                                    "-m", "tiny.en", "-q"])
+    assert run.exit_code == 0, run.output
+    out = search_cli(tmp_path / "out", "w10")  # the fake engine's words: w<tenths of a second>
+    assert out.exit_code == 0, out.output
+    assert out.output.startswith("talk · 00:01.000 · SPEAKER 1\n")
