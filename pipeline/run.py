@@ -40,12 +40,17 @@ from pipeline.errors import PodscribeError
 from pipeline.merge import MergeOptions, merge, relabel_turns, unused_names
 from pipeline.seam import join, snap_to_sound
 from pipeline.transcribe import language_code, transcribe
-from pipeline.types import Audio, Chunk, Diarization, Segment, Transcript
+from pipeline.types import Audio, Chunk, Diarization, Segment, Transcript, Word
 from pipeline.vocabulary import beside, unique
 from pipeline.voices.match import MatchOptions, name_speakers, record
 from pipeline.voices.store import Voice
 
 log = logging.getLogger(__name__)
+
+# An English-only model that marks this share of an episode's words, or more, was most likely given another
+# language (how the threshold was chosen: docs/coverage.md, "Not English")
+FOREIGN_MARKED = 0.5
+FOREIGN_MIN_WORDS = 20
 
 StageProgress = Optional[Callable[[str, int, int], None]]
 AsrFactory = Callable[[TranscribeOptions, str], AsrEngine]
@@ -140,6 +145,7 @@ class Transcriber:
         known = {} if self.options.merge.speaker_names else {raw: m.name for raw, m in matches.items() if m.name}
         turns, labels = _timed(timings, "merge", lambda: merge(segments, diar.exclusive, merge_options, known))
         _say_unmatched_names(Path(path).name, merge_options.speaker_names, labels)
+        _say_if_not_english(Path(path).name, [w for t in turns for w in t.words], asr_options)
         return Transcript(
             episode=Path(path).stem, sha256=audio.sha256, duration_s=audio.duration_s, language=language,
             turns=turns, segments=tuple(s for s in segments if not s.words[0].gap),
@@ -316,6 +322,18 @@ def _say_unmatched_names(name: str, names: Sequence[str], labels: dict[str, str]
         log.warning("%s: %s, %d names given: %s not used", name, heard, len(names), ", ".join(unused))
     else:
         log.warning("%s: %s, %d names given: the others are numbered SPEAKER n", name, heard, len(names))
+
+
+def _say_if_not_english(name: str, words: Sequence[Word], options: TranscribeOptions) -> None:
+    """A warning when an English-only model, with no language given, marked most of what it heard: the sign of an
+    episode in another language forced into English (docs/coverage.md, "Not English")."""
+    if not english_only(options.model) or options.language is not None:
+        return
+    spoken = [w for w in words if not w.gap]
+    share = sum(w.uncertain for w in spoken) / len(spoken) if spoken else 0.0
+    if len(spoken) >= FOREIGN_MIN_WORDS and share >= FOREIGN_MARKED:
+        log.warning("%s: %.0f%% of the words are marked [?]: if it is not in English, %s cannot transcribe it; use "
+                    "a multilingual model such as base", name, 100 * share, options.model)
 
 
 def voices_digest(voices: Sequence[Voice]) -> Optional[str]:

@@ -218,3 +218,17 @@ def test_a_language_given_for_the_episode_is_used_unless_the_options_give_one(ep
     given = transcriber(Record(), options).run(episode, language="fr")
     assert given.language == "de" and given.options["transcribe"]["language"] == "de"
     assert transcriber(Record(), multilingual).run(episode).language == "en"  # detected (the fake says English)
+
+
+def test_an_english_only_model_that_marks_most_words_says_the_episode_may_not_be_english(episode, caplog):
+    doubtful = replace(OPTIONS, merge=replace(OPTIONS.merge, uncertain_below=0.95))  # every word marked
+    transcriber(Record(), doubtful).run(episode)
+    assert "episode.wav: 100% of the words are marked [?]: if it is not in English, tiny.en cannot transcribe it; " \
+           "use a multilingual model such as base" in caplog.text
+    caplog.clear()
+    transcriber(Record()).run(episode)  # the fake's usual share (a fifth): English as it sounds
+    forced = replace(doubtful, transcribe=replace(doubtful.transcribe, language="en"))
+    transcriber(Record(), forced).run(episode)  # English was asked for
+    multilingual = replace(doubtful, transcribe=replace(doubtful.transcribe, model="tiny"))
+    transcriber(Record(), multilingual).run(episode)
+    assert "not in English" not in caplog.text
