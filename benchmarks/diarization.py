@@ -127,8 +127,8 @@ def run_one(name: str, config: str, device: str) -> dict:
 
 
 def child(name: str, config: str, device: str) -> dict:
-    cmd = [sys.executable, __file__, "--one", name, "--config", config, "--device", device]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    cmd = [sys.executable, "-m", "benchmarks.diarization", "--one", name, "--config", config, "--device", device]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=REPO)
     if out.returncode != 0:
         raise SystemExit(f"{name} / {config} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])

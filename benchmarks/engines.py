@@ -81,8 +81,8 @@ def podscribe(files: list[Path], model: str, device: str, config: str, out: Path
 
 
 def faster_whisper_batched(files: list[Path], model: str, device: str, out: Path) -> list[str]:
-    return [sys.executable, __file__, "--child-faster-whisper", str(out), "--device", device, "--models", model,
-            "--files", *map(str, files)]
+    return [sys.executable, "-m", "benchmarks.engines", "--child-faster-whisper", str(out), "--device", device,
+            "--models", model, "--files", *map(str, files)]
 
 
 def child_faster_whisper(files: list[Path], model: str, device: str, out: Path) -> None:

@@ -97,8 +97,8 @@ def main() -> None:
           f"  ({args.engine}, {args.model})")
     for mode in ("sequential", "concurrent"):
         with tempfile.TemporaryDirectory() as tmp:
-            wall, rss = run_child([sys.executable, __file__, "--child", mode, tmp, "--engine", args.engine,
-                                   "--model", args.model, "--files", *map(str, files)])
+            wall, rss = run_child([sys.executable, "-m", "benchmarks.overlap", "--child", mode, tmp,
+                                   "--engine", args.engine, "--model", args.model, "--files", *map(str, files)])
             t = json.loads(Path(tmp, "times.json").read_text())
             print(f"{mode:<12}{t['audio_s']:8.1f}{t['wall_s']:8.1f}{t['transcribe_s']:8.1f}{t['diarize_s']:8.1f}"
                   f"{rss:8.0f}", flush=True)

@@ -69,8 +69,8 @@ def run(args) -> None:
         for variant in args.variants:
             with tempfile.TemporaryDirectory() as tmp:
                 env = os.environ | ({"OMP_WAIT_POLICY": "PASSIVE"} if variant == "passive" else {})
-                wall, rss = run_child([sys.executable, __file__, "--child", variant, tmp, "--models", model,
-                                       "--files", *args.files], env=env)
+                wall, rss = run_child([sys.executable, "-m", "benchmarks.whisper_speed", "--child", variant, tmp,
+                                       "--models", model, "--files", *args.files], env=env)
                 stage = json.loads(Path(tmp, "stage.json").read_text())["transcribe_s"]
                 scores = [score(read_reference(Path(f).with_name(Path(f).stem + ".forum.txt")),
                                 read_hypothesis(Path(tmp, Path(f).stem + ".json"))) for f in args.files]
