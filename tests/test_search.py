@@ -85,7 +85,7 @@ def test_filters_by_speaker_show_and_marks(catalog):
     marked = search(catalog, "thousands", uncertain=True)
     assert [(h.episode, h.speaker, h.time_s) for h in marked] == [("ep1", "JEFF", pytest.approx(6.6))]
     assert search(catalog, "linode", uncertain=True) == []  # said, but never marked
-    assert [h.episode for h in search(catalog, "", uncertain=True)] == ["ep1"]
+    assert [(h.episode, h.time_s) for h in search(catalog, "", uncertain=True)] == [("ep1", pytest.approx(6.6))]
 
 
 def test_ranked_best_first(catalog):

@@ -81,7 +81,8 @@ def index_episode(catalog: Catalog, key: str, transcript: Transcript) -> int:
         conn.executemany(
             "INSERT INTO passages (text, marked, speaker, key, start_s, end_s, words) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(p.text, p.marked, p.speaker, key, p.start_s, p.end_s,
-              json.dumps([[w.text, w.start_s] for w in p.words], ensure_ascii=False)) for p in found])
+              json.dumps([[w.text, w.start_s, int(w.uncertain)] for w in p.words], ensure_ascii=False))
+             for p in found])
     return len(found)
 
 
@@ -135,7 +136,7 @@ def search(catalog: Catalog, query: str, speaker: Optional[str] = None, show: Op
     with catalog.connect() as conn:
         rows = conn.execute(sql, args + [limit]).fetchall()
     terms = _terms(query)
-    return [Hit(key, name, show_name, date, who, _first_match(json.loads(words), terms, start), text, rank)
+    return [Hit(key, name, show_name, date, who, _first_match(json.loads(words), terms, start, uncertain), text, rank)
             for key, name, show_name, date, who, start, text, words, rank in rows]
 
 
@@ -177,10 +178,13 @@ def _terms(query: str) -> list[tuple[str, bool]]:
     return out
 
 
-def _first_match(words: list, terms: list[tuple[str, bool]], default_s: float) -> float:
-    """The start of the first word of the passage that a query term matches."""
-    for text, start_s in words:
+def _first_match(words: list, terms: list[tuple[str, bool]], default_s: float, uncertain: bool = False) -> float:
+    """The start of the first word of the passage that a query term matches (among the marked ones with
+    ``uncertain``; with no term, the first marked word)."""
+    for text, start_s, *flags in words:
+        if uncertain and not (flags and flags[0]):
+            continue
         tokens = [_fold(t) for t in _plain(text).split()]
-        if any(t == term or (prefix and t.startswith(term)) for t in tokens for term, prefix in terms):
+        if not terms or any(t == term or (prefix and t.startswith(term)) for t in tokens for term, prefix in terms):
             return float(start_s)
     return float(default_s)
