@@ -247,3 +247,28 @@ def test_a_batch_of_windows_holds_cross_attention_once_per_window(episode, promp
     assert [r.tokens for r in batched] == [r.tokens for r in alone]
     assert np.allclose([r.avg_logprob for r in batched], [r.avg_logprob for r in alone], atol=1e-3)
     assert np.allclose([r.no_speech_prob for r in batched], [r.no_speech_prob for r in alone], atol=1e-4)
+
+
+@pytest.mark.parametrize("language, text", [
+    ("zh", "今天天气很好，我们去公园。"),
+    ("ja", "今日はいい天気ですね。"),
+    ("fr", "L'étoile n'est pas loin, souhaitez-vous attendre ?"),
+    ("es", "¿Dónde está «la casa»? ¡Aquí!"),
+])
+def test_words_from_whispers_own_tokenizer_join_back_into_the_text(language, text):
+    """Whisper's tokenizer and its word splitting and punctuation merging (what word timestamps go through) make
+    the words; make_segment keeps whether each joins, and join_words gives the text back as written."""
+    from whisper.timing import WordTiming, merge_punctuations
+    from whisper.tokenizer import get_tokenizer
+
+    from pipeline.types import Chunk, join_words
+
+    tok = get_tokenizer(multilingual=True, language=language, task="transcribe")
+    words, tokens = tok.split_to_word_tokens(tok.encode(" " + text) + [tok.eot])
+    timings = [WordTiming(w, t, 0.1 * k, 0.1 * k + 0.1, 0.9) for k, (w, t) in enumerate(zip(words, tokens))
+               if t != [tok.eot]]
+    merge_punctuations(timings, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")  # whisper's defaults in transcribe()
+    raw = [(t.word, t.start, t.end, t.probability) for t in timings if t.word]
+    segment = make_segment(text, raw, Chunk(0, 0.0, 30.0), TranscribeOptions(), avg_logprob=-0.1, no_speech_prob=0.0,
+                           compression_ratio=1.0, temperature=0.0)
+    assert join_words(segment.words) == text
