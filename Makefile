@@ -32,8 +32,11 @@ MODELS := models/.prepared
 # Real recorded voices for the voices tests and benchmarks/voices.py (Debian packages, about 42 MB).
 VOICE_PKGS := fillets-ng-data-cs asterisk-prompt-fr-armelle asterisk-prompt-es-co
 VOICE_BENCH_PKGS := asterisk-prompt-it-menardi-wav codec2-examples
+# Real Italian, Russian and Czech speech with its texts for benchmarks/languages.py.
+LANGUAGE_PKGS := asterisk-core-sounds-it asterisk-core-sounds-it-wav asterisk-core-sounds-ru asterisk-core-sounds-ru-wav \
+	fillets-ng-data fillets-ng-data-cs
 
-.PHONY: demo test test-fast lint docs install models apt voices-data voices-bench-data clean devset devset-apt accuracy
+.PHONY: demo test test-fast lint docs install models apt voices-data voices-bench-data languages-data clean devset devset-apt accuracy
 
 demo: install models
 	$(PY) -m pipeline transcribe $(SAMPLE) -o outputs --model $(MODEL) --speakers $(SPEAKERS)
@@ -67,9 +70,13 @@ voices-data:
 	[ -z "$$missing" ] || { echo "installing recorded voices for the tests (apt):" $$missing; \
 	  $(call apt_install,$$missing,--no-install-recommends); }
 
+languages-data:
+	@missing=$(call missing_debs,$(LANGUAGE_PKGS)); \
+	[ -z "$$missing" ] || { $(call apt_install,$$missing,--no-install-recommends); }
+
 voices-bench-data: voices-data
 	@missing=$(call missing_debs,$(VOICE_BENCH_PKGS)); \
-	[ -z "$$missing" ] || $(call apt_install,$$missing,--no-install-recommends)
+	[ -z "$$missing" ] || { $(call apt_install,$$missing,--no-install-recommends); }
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
