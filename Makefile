@@ -25,8 +25,10 @@ STAMP  := $(VENV)/.podscribe-installed
 # $(call apt_install,PACKAGES,OPTIONS): install Debian packages, with sudo unless root
 apt_install = SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && \
 	$$SUDO apt-get install -y -qq $(2) $(1) >/dev/null
-# $(call missing_debs,PACKAGES): those of the Debian packages not installed (a shell command substitution)
-missing_debs = $$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done)
+# $(call install_debs,PACKAGES,WHAT): install those of the Debian packages not installed yet, saying so (a recipe line)
+install_debs = missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
+	|| echo $$p; done); [ -z "$$missing" ] || { echo "installing $(2) (apt):" $$missing; \
+	$(call apt_install,$$missing,--no-install-recommends); }
 MODELS := models/.prepared
 
 # Real recorded voices for the voices tests and benchmarks/voices.py (Debian packages, about 42 MB).
@@ -66,17 +68,13 @@ apt:
 	[ -z "$$missing" ] || { echo "installing" $$missing "(apt)"; $(call apt_install,$$missing); }
 
 voices-data:
-	@missing=$(call missing_debs,$(VOICE_PKGS)); \
-	[ -z "$$missing" ] || { echo "installing recorded voices for the tests (apt):" $$missing; \
-	  $(call apt_install,$$missing,--no-install-recommends); }
+	@$(call install_debs,$(VOICE_PKGS),recorded voices for the tests)
 
 languages-data:
-	@missing=$(call missing_debs,$(LANGUAGE_PKGS)); \
-	[ -z "$$missing" ] || { $(call apt_install,$$missing,--no-install-recommends); }
+	@$(call install_debs,$(LANGUAGE_PKGS),speech in three languages for benchmarks.languages)
 
 voices-bench-data: voices-data
-	@missing=$(call missing_debs,$(VOICE_BENCH_PKGS)); \
-	[ -z "$$missing" ] || { $(call apt_install,$$missing,--no-install-recommends); }
+	@$(call install_debs,$(VOICE_BENCH_PKGS),recorded voices for benchmarks.voices)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

@@ -38,7 +38,7 @@ def search(query: str, output_dir: Path, speaker: Optional[str], show: Optional[
         click.echo(f"indexed {episodes} episode(s), {passages} passage(s)", err=True)
         if not query and not uncertain:
             return
-    if not index.indexed(catalog) and catalog.rows(status="done", limit=1):
+    if index.is_empty(catalog) and catalog.rows(status="done", limit=1):
         raise Failure("the search index is empty: run `podscribe search --rebuild` once for episodes transcribed "
                       "before it existed")
     hits = index.search(catalog, query, speaker=speaker, show=show, uncertain=uncertain, limit=limit)

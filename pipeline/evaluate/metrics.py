@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
+from pipeline.asr.options import is_english
 from pipeline.errors import PodscribeError
 from pipeline.evaluate.calibration import Calibration, JudgedWord, Sweep, calibrate, judge, sweep
 from pipeline.evaluate.readers import Document
@@ -34,7 +35,7 @@ def resolve_normalizer(name: str, language: Optional[str]) -> str:
     """The normaliser ``auto`` stands for, given the transcript's language (None: unknown)."""
     if name != "auto":
         return name
-    return "whisper" if not language or language.lower() in ("en", "english") else "basic"
+    return "whisper" if not language or is_english(language) else "basic"
 
 
 # ---------------------------------------------------------------- the typed alignment

@@ -107,11 +107,11 @@ def _read_one(path: Path, fmt: Optional[str], role: str) -> Document:
     if fmt not in READERS:
         raise PodscribeError(f"{role} {path}: unknown format {fmt!r}: choose from {', '.join(FORMATS)}")
     try:
-        words, turns = READERS[fmt](content, role == "reference")
+        words, turns, *language = READERS[fmt](content, role == "reference")  # a JSON transcript: its language
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise PodscribeError(f"{role} {path}: not valid {fmt}: {exc}") from None
-    language = json.loads(content).get("language") or None if fmt == "json" else None
-    doc = Document(str(path), fmt, tuple(words), tuple(turns), has_words=fmt != "rttm", language=language)
+    doc = Document(str(path), fmt, tuple(words), tuple(turns), has_words=fmt != "rttm",
+                   language=language[0] if language else None)
     if role == "reference" and not any(not w.unknown for w in doc.words) and not doc.speaker_turns:
         raise PodscribeError(f"reference {path} is empty: no words or speaker turns in it (read as {fmt})")
     log.info("%s %s: %s, %d words, %d turns, speakers %s", role, path, fmt, len(doc.words), len(doc.speaker_turns),
@@ -312,10 +312,10 @@ def _json(content: str, reference: bool):
     transcript = from_dict({"episode": "", "sha256": "", "duration_s": 0.0, "language": "", **data})
     words = [DocWord(w.text, w.speaker or t.speaker, w.start_s, w.end_s, w.probability, w.uncertain)
              for t in transcript.turns for w in written(t.words) if not w.gap]  # a gap is a mark, not a word
-    return words, transcript.speaker_turns
+    return words, transcript.speaker_turns, transcript.language or None
 
 
-Reader = Callable[[str, bool], tuple]
+Reader = Callable[[str, bool], tuple]  # (words, speaker turns), and the language where the format records one
 READERS: dict[str, Reader] = {
     "text": _text, "forum": _forum, "named": _named, "srt": _cues, "vtt": _cues,
     "stm": _stm, "rttm": _rttm, "json": _json,

@@ -32,6 +32,7 @@ _TYPE_EXTENSIONS = {"audio/mpeg": ".mp3", "audio/mp3": ".mp3", "audio/mp4": ".m4
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class EpisodeJob:
     """One episode to run: its catalog identity, where its audio is (or will be) and what to record."""

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 PASSAGE_WORDS = 40
 _SENTENCE_END = re.compile(r"[.!?…。？！]$")
+_QUERY_PART = re.compile(r'"([^"]*)"|(\S+)')
 
 
 @dataclass(frozen=True)
@@ -140,24 +141,28 @@ def search(catalog: Catalog, query: str, speaker: Optional[str] = None, show: Op
             for key, name, show_name, date, who, start, text, words, rank in rows]
 
 
-def indexed(catalog: Catalog) -> int:
+def is_empty(catalog: Catalog) -> bool:
+    """Whether the index holds no passage at all (an existence check: counting would read the whole index)."""
     with catalog.connect() as conn:
-        return conn.execute("SELECT COUNT(DISTINCT key) FROM passages").fetchone()[0]
+        return conn.execute("SELECT 1 FROM passages LIMIT 1").fetchone() is None
 
 
 def fts_query(query: str) -> str:
     """The user's words as an FTS5 expression that cannot be a syntax error: ``"a phrase"`` stays a phrase, a term
     ending in ``*`` a prefix, every other term a quoted word; all must match."""
-    parts = []
-    for phrase, word in re.findall(r'"([^"]*)"|(\S+)', query):
-        if phrase.strip():
-            parts.append('"' + " ".join(_plain(phrase).split()) + '"')
-        elif word:
-            prefix = word.endswith("*")
-            text = _plain(word.rstrip("*"))
-            if text.strip():
-                parts.append(" ".join(f'"{t}"' for t in text.split()) + ("*" if prefix else ""))
-    return " ".join(parts)
+    return " ".join(f'"{" ".join(tokens)}"' if phrase else " ".join(f'"{t}"' for t in tokens) + "*" * prefix
+                    for tokens, prefix, phrase in _parts(query))
+
+
+def _parts(query: str) -> list[tuple[list[str], bool, bool]]:
+    """The query's parts, each (its tokens, is a prefix, is a phrase): ``"a phrase"`` in quotes, else one word; a
+    word ending in ``*`` is a prefix (FTS5 applies it to its last token)."""
+    out = []
+    for phrase, word in _QUERY_PART.findall(query):
+        tokens = _plain(phrase or word.rstrip("*")).split()
+        if tokens:
+            out.append((tokens, word.endswith("*"), bool(phrase)))
+    return out
 
 
 def _plain(text: str) -> str:
@@ -171,11 +176,8 @@ def _fold(text: str) -> str:
 
 def _terms(query: str) -> list[tuple[str, bool]]:
     """(folded token, is a prefix) of the query, in order."""
-    out = []
-    for phrase, word in re.findall(r'"([^"]*)"|(\S+)', query):
-        for token in _plain(phrase or word.rstrip("*")).split():
-            out.append((_fold(token), bool(word.endswith("*")) and not phrase))
-    return out
+    return [(_fold(t), prefix and k == len(tokens) - 1) for tokens, prefix, _ in _parts(query)
+            for k, t in enumerate(tokens)]
 
 
 def _first_match(words: list, terms: list[tuple[str, bool]], default_s: float, uncertain: bool = False) -> float:
