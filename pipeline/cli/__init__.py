@@ -14,6 +14,7 @@ from pipeline.cli.feeds import feed, status
 from pipeline.cli.models import models
 from pipeline.cli.options import HELP
 from pipeline.cli.search import search
+from pipeline.cli.serve import serve
 from pipeline.cli.transcribe import transcribe
 from pipeline.cli.voices import voices
 from pipeline.errors import PodscribeError
@@ -35,5 +36,5 @@ def main() -> None:
     """Speaker-tagged podcast transcripts, with the spans the model was unsure of marked [?]."""
 
 
-for command in (transcribe, feed, status, search, models, voices, evaluate):
+for command in (transcribe, feed, status, search, serve, models, voices, evaluate):
     main.add_command(command)

@@ -187,7 +187,8 @@ def run_batch(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Pat
     its end. The batch's claims are kept alive by a heartbeat while it runs and let go however it stops."""
     for tmp in sweep_temporaries(output_dir) if output_dir.is_dir() else ():
         log.info("removed %s, left by a process that was killed while writing it", tmp)
-    plan = plan_batch(jobs, options, output_dir, catalog)
+    _catch_up(catalog)
+    plan = plan_batch(_with_show_vocabulary(jobs, catalog), options, output_dir, catalog)
     reporter.planned(plan)
     holder = Holder.here()
     claims = Claims(plan, options, output_dir, catalog, holder, reporter)
@@ -209,6 +210,33 @@ def run_batch(jobs: Sequence[EpisodeJob], options: BatchOptions, output_dir: Pat
         catalog.release(holder)
     ended = results | claims.set_aside
     return BatchSummary(plan.skipped + plan.elsewhere + tuple(ended[j.key] for j in plan.todo if j.key in ended))
+
+
+def _with_show_vocabulary(jobs: Sequence[EpisodeJob], catalog: Catalog) -> list[EpisodeJob]:
+    """Each job with its show's vocabulary (learned from reviews, pipeline/archive/teach.py) after its own names."""
+    from pipeline.archive.teach import vocabulary
+    from pipeline.vocabulary import unique
+
+    by_show: dict[Optional[str], tuple[str, ...]] = {}
+    out = []
+    for job in jobs:
+        show = job.record.show
+        if show not in by_show:
+            by_show[show] = vocabulary(catalog, show)
+        terms = by_show[show]
+        out.append(dataclasses.replace(job, vocabulary=unique(job.vocabulary + terms)) if terms else job)
+    return out
+
+
+def _catch_up(catalog: Catalog) -> None:
+    """Index the done episodes a killed run left unindexed (pipeline/library/search.py, ``catch_up``)."""
+    from pipeline.library.search import catch_up
+
+    try:
+        if n := catch_up(catalog):
+            log.info("added %d episode(s) to the search index that an earlier run left out", n)
+    except PodscribeError as exc:
+        log.warning("search index: %s", exc)
 
 
 def _index(catalog: Catalog, result: EpisodeResult) -> None:

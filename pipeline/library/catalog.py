@@ -29,7 +29,7 @@ from typing import Iterator, Optional
 from pipeline.errors import PodscribeError
 from pipeline.files import process_alive
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CATALOG_NAME = "catalog.sqlite"
 # A claim whose heartbeat is older than this has no holder any more (another host's lost machine, a hung run).
 LEASE_S = 300.0
@@ -84,8 +84,42 @@ CREATE VIRTUAL TABLE passages USING fts5(
     tokenize = 'unicode61 remove_diacritics 2'
 )
 """
+# Schema 4: the archive (pipeline/archive): when an episode was last indexed, its reviewed revisions, each
+# speaker's share of it, and each show's vocabulary learned from corrections. Episodes indexed before are indexed
+# again once (search.catch_up), for their speaker statistics.
+_ARCHIVE = """
+ALTER TABLE episodes ADD COLUMN indexed_at REAL;
+ALTER TABLE episodes ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE episodes ADD COLUMN reviewed_at REAL;
+CREATE TABLE revisions (
+    key TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('model', 'review')),
+    author TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    transcript TEXT NOT NULL,
+    PRIMARY KEY (key, n)
+);
+CREATE TABLE speaker_stats (
+    key TEXT NOT NULL,
+    speaker TEXT NOT NULL,
+    talk_s REAL NOT NULL,
+    words INTEGER NOT NULL,
+    turns INTEGER NOT NULL,
+    marked INTEGER NOT NULL,
+    PRIMARY KEY (key, speaker)
+);
+CREATE TABLE vocabulary (
+    show TEXT NOT NULL,
+    term TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    added_at REAL NOT NULL,
+    PRIMARY KEY (show, term)
+);
+CREATE INDEX episodes_name ON episodes (name);
+"""
 #: what each schema version adds to the one before
-_MIGRATIONS = {1: _SCHEMA, 2: _CLAIMS, 3: _SEARCH}
+_MIGRATIONS = {1: _SCHEMA, 2: _CLAIMS, 3: _SEARCH, 4: _ARCHIVE}
 
 
 @dataclass(frozen=True)
@@ -159,6 +193,9 @@ class Row:
     claim_token: Optional[str] = None
     claimed_at: Optional[float] = None
     heartbeat_at: Optional[float] = None
+    indexed_at: Optional[float] = None
+    revision: int = 0  # the reviewed revision the outputs are written from (0: the model's own)
+    reviewed_at: Optional[float] = None
 
     def held(self, now: Optional[float] = None) -> bool:
         """Whether a live run holds this episode now (see the module's docstring)."""
@@ -247,7 +284,8 @@ class Catalog:
                 """UPDATE episodes SET status = ?, error = ?, sha256 = COALESCE(?, sha256),
                      audio_path = COALESCE(?, audio_path), outputs = ?, duration_s = ?, wall_s = ?, timings = ?,
                      updated_at = ?, claim_host = NULL, claim_pid = NULL, claim_token = NULL, claimed_at = NULL,
-                     heartbeat_at = NULL WHERE key = ?""",
+                     heartbeat_at = NULL, revision = CASE WHEN ?1 = 'done' THEN 0 ELSE revision END,
+                     reviewed_at = CASE WHEN ?1 = 'done' THEN NULL ELSE reviewed_at END WHERE key = ?""",
                 (outcome.status, outcome.error, outcome.sha256, outcome.audio_path, json.dumps(list(outcome.outputs)),
                  outcome.duration_s, outcome.wall_s, json.dumps(outcome.timings or {}), time.time(), key))
         return True
@@ -343,7 +381,7 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
 _COLUMNS = ("key", "kind", "source", "feed", "show", "title", "date", "guid", "name", "sha256", "audio_path",
             "status", "model", "options_key", "options", "error", "outputs", "duration_s", "wall_s", "timings",
             "attempts", "created_at", "updated_at", "claim_host", "claim_pid", "claim_token", "claimed_at",
-            "heartbeat_at")
+            "heartbeat_at", "indexed_at", "revision", "reviewed_at")
 _SKIPPED = {"options", "timings", "created_at"}
 
 

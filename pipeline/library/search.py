@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,32 +77,75 @@ def passages(transcript: Transcript, max_words: int = PASSAGE_WORDS) -> list[Pas
 
 def index_episode(catalog: Catalog, key: str, transcript: Transcript) -> int:
     """Replace the episode's passages in the index with the transcript's; the number written."""
-    found = passages(transcript)
     with catalog.connect(write=True) as conn:
-        conn.execute("DELETE FROM passages WHERE key = ?", (key,))
-        conn.executemany(
-            "INSERT INTO passages (text, marked, speaker, key, start_s, end_s, words) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(p.text, p.marked, p.speaker, key, p.start_s, p.end_s,
-              json.dumps([[w.text, w.start_s, int(w.uncertain)] for w in p.words], ensure_ascii=False))
-             for p in found])
+        return index_passages(conn, key, transcript)
+
+
+def index_passages(conn, key: str, transcript: Transcript) -> int:
+    """:func:`index_episode` inside a write transaction of the caller's: the passages, each speaker's statistics
+    (:mod:`pipeline.archive.stats`) and the time it was indexed."""
+    from pipeline.archive.stats import speaker_stats
+
+    found = passages(transcript)
+    conn.execute("DELETE FROM passages WHERE key = ?", (key,))
+    conn.executemany(
+        "INSERT INTO passages (text, marked, speaker, key, start_s, end_s, words) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(p.text, p.marked, p.speaker, key, p.start_s, p.end_s,
+          json.dumps([[w.text, w.start_s, int(w.uncertain)] for w in p.words], ensure_ascii=False))
+         for p in found])
+    conn.execute("DELETE FROM speaker_stats WHERE key = ?", (key,))
+    conn.executemany("INSERT INTO speaker_stats (key, speaker, talk_s, words, turns, marked) VALUES (?, ?, ?, ?, ?, ?)",
+                     [(key, s.speaker, s.talk_s, s.words, s.turns, s.marked) for s in speaker_stats(transcript)])
+    _mark_indexed(conn, key)
     return len(found)
 
 
+def _mark_indexed(conn, key: str) -> None:
+    conn.execute("UPDATE episodes SET indexed_at = max(updated_at, ?) WHERE key = ?", (time.time(), key))
+
+
 def index_outputs(catalog: Catalog, key: str, outputs: Sequence[str]) -> int:
-    """Index an episode from the JSON transcript among its ``outputs`` (0 when it wrote none)."""
+    """Index an episode from the JSON transcript among its ``outputs`` (0 when it wrote none: it is then marked
+    indexed all the same, as there is nothing to index)."""
     from pipeline.writers import json_format
 
-    path = next((Path(p) for p in outputs if p.endswith(".json") and not p.endswith(".podcast.json")), None)
-    if path is None or not path.is_file():
+    path = json_transcript([str(catalog.path.parent / Path(p).name) for p in outputs])  # written beside the catalog
+    if path is None:
+        with catalog.connect(write=True) as conn:
+            _mark_indexed(conn, key)
         return 0
     with open(path, encoding="utf-8") as f:
         return index_episode(catalog, key, json_format.read(f))
+
+
+def json_transcript(outputs: Sequence[str]) -> Optional[Path]:
+    """The episode's JSON transcript among its outputs, if it wrote one and it is there."""
+    path = next((Path(p) for p in outputs if p.endswith(".json") and not p.endswith(".podcast.json")), None)
+    return path if path is not None and path.is_file() else None
+
+
+def catch_up(catalog: Catalog) -> int:
+    """Index every done episode whose index is older than its row (a run killed between recording an episode's
+    end and indexing it, or a catalog made before the index existed); the number indexed. A failure is logged and
+    the episode left for the next time."""
+    with catalog.connect() as conn:
+        stale = conn.execute("SELECT key, outputs FROM episodes WHERE status = 'done' AND "
+                             "(indexed_at IS NULL OR indexed_at < updated_at)").fetchall()
+    done = 0
+    for key, outputs in stale:
+        try:
+            index_outputs(catalog, key, json.loads(outputs))
+            done += 1
+        except (PodscribeError, OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("%s: not added to the search index (%s)", key, exc)
+    return done
 
 
 def rebuild(catalog: Catalog) -> tuple[int, int]:
     """The index made again from every done episode's JSON transcript: (episodes, passages)."""
     with catalog.connect(write=True) as conn:
         conn.execute("DELETE FROM passages")
+        conn.execute("DELETE FROM speaker_stats")
     episodes = count = 0
     for row in catalog.rows(status="done"):
         written_now = index_outputs(catalog, row.key, row.outputs)

@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TextIO
+from typing import Optional, TextIO
 from urllib.parse import quote
 
 from pipeline.errors import PodscribeError
@@ -83,18 +83,24 @@ def page_data(transcript: Transcript, audio: PageAudio) -> dict:
     }
 
 
-def render(transcript: Transcript, audio: PageAudio = PageAudio()) -> str:
-    """The page: the template with the title, the data (JSON, safe inside <script>) and any inlined audio."""
+def render(transcript: Transcript, audio: PageAudio = PageAudio(), server: Optional[dict] = None) -> str:
+    """The page: the template with the title, the data (JSON, safe inside <script>) and any inlined audio;
+    ``server``: where ``podscribe serve`` takes saves (pipeline/archive/app.py), None for a file that downloads them."""
     template = resources.files("pipeline.writers").joinpath(TEMPLATE).read_text(encoding="utf-8")
-    data = json.dumps(page_data(transcript, audio), ensure_ascii=False, separators=(",", ":"))
     fill = {
         "TITLE": html.escape(transcript.episode),
-        "DATA": data.replace("<", "\\u003c"),  # no "</script>" or "<!--" can end the data early
+        "DATA": _script_json(page_data(transcript, audio)),
+        "SERVER": _script_json(server),
         "AUDIO": base64.b64encode(audio.data).decode("ascii"),
         "LANG": html.escape(transcript.language or "und"),
         "DIR": "rtl" if (transcript.language or "").lower() in RTL_LANGUAGES else "ltr",
     }
-    return re.sub(r"__PODSCRIBE_(TITLE|DATA|AUDIO|LANG|DIR)__", lambda m: fill[m.group(1)], template)
+    return re.sub(r"__PODSCRIBE_(TITLE|DATA|AUDIO|LANG|DIR|SERVER)__", lambda m: fill[m.group(1)], template)
+
+
+def _script_json(value) -> str:
+    """JSON safe inside <script>: no "</script>" or "<!--" can end it early."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
 
 
 def write(transcript: Transcript, file: TextIO, drop_uncertain: bool = False, audio: PageAudio = PageAudio()) -> None:
