@@ -82,7 +82,7 @@ def test_html_is_a_format_of_all_and_writes_next_to_the_others(tmp_path):
 def test_page_needs_no_network_and_the_data_cannot_end_the_script():
     page = html.render(sample_transcript())
     assert "http://" not in page and "https://" not in page and "<link" not in page and "@import" not in page
-    assert page.count("</script>") == 3  # data, audio, code: the word "</script>" is escaped inside the JSON
+    assert page.count("</script>") == 4  # data, audio, server, code: "</script>" is escaped inside the JSON
     assert "\\u003c/script>\\u003cb>you\\u003c/b>" in page
 
 
@@ -253,8 +253,13 @@ def test_correct_rename_give_save_and_evaluate(driver, clip):
     press(driver, "2")  # the last turn goes to speaker 2, JEFF
     driver.find_element("id", "save").click()
 
-    forum = wait_for_file(driver.downloads / "clip.reviewed.forum.txt")
+    saved_forum = wait_for_file(driver.downloads / "clip.reviewed.forum.txt")
     saved = wait_for_file(driver.downloads / "clip.reviewed.json")
+    # saved part-way: every word not checked yet keeps the model's guess, still marked
+    assert "of user [i][?][/i] Muglinux" in saved_forum.read_text() and "I'm [i][?][/i] Brian" in saved_forum.read_text()
+    driver.find_element("id", "reference").click()  # the reference for evaluate: those words as the mark alone
+    forum = wait_for_file(driver.downloads / "clip.reference.forum.txt")
+    assert "author [i][?][/i] Muglinux" in forum.read_text() and "Dike," in forum.read_text()
     ref = read_reference(forum)
     texts = [w.text for w in ref.words]
     assert "Dike," in texts and "Dijk," not in texts and "right" in texts and "here" in texts

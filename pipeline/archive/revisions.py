@@ -172,7 +172,8 @@ def tokens(transcript: Transcript) -> list[str]:
     out = []
     for turn in transcript.turns:
         out.append(f"{turn.speaker}:")
-        out.extend("[?]" if w.gap else w.text + (" [?]" if w.uncertain else "") for w in written(turn.words))
+        out.extend("[?]" if w.gap else w.text + (" [?]" if w.uncertain else "") for w in written(turn.words)
+                   if w.gap or w.text)
     return out
 
 

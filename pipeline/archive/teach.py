@@ -86,7 +86,7 @@ def learn(conn, show: Optional[str], terms: Iterable[str], origin: str) -> tuple
 def replace_vocabulary(catalog: Catalog, show: Optional[str], text: str) -> tuple[str, ...]:
     """The show's vocabulary as a person edited it (comma or line separated): terms kept keep their origin."""
     terms = split_terms(text)
-    if sum(len(t) + 2 for t in terms) > MAX_CHARS:
+    if sum(len(t) + 2 for t in dict.fromkeys(t.strip() for t in re.split(r"[,\n;]", text) if t.strip())) > MAX_CHARS:
         from pipeline.errors import PodscribeError
 
         raise PodscribeError(f"the vocabulary is longer than Whisper's prompt holds ({MAX_CHARS} characters)")

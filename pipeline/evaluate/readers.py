@@ -4,7 +4,8 @@ Formats: ``text`` (plain), ``forum`` (``[b]NAME:[/b] text``), ``named`` (``NAME:
 ``srt``, ``vtt``, ``stm`` (NIST), ``rttm`` (speaker turns only) and ``json`` (ours).
 A ``[?]`` mark means two things: in a reference it stands for words the transcriber could not
 make out (an *unknown* gap the hypothesis is not scored on); in a hypothesis it follows the
-words the model was unsure of (those words are *uncertain*).
+words the model was unsure of (those words are *uncertain*). In our JSON as a reference (a reviewed transcript),
+a word still marked was never checked by a person: it is such a gap too (:func:`document_of`).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
 from pipeline.errors import PodscribeError
-from pipeline.types import SpeakerTurn
+from pipeline.types import SpeakerTurn, Transcript, written
 
 log = logging.getLogger(__name__)
 
@@ -303,16 +304,35 @@ def _rttm(content: str, reference: bool):
 
 
 def _json(content: str, reference: bool):
-    from pipeline.types import written
     from pipeline.writers.json_format import from_dict
 
     data = json.loads(content)
     if not isinstance(data, dict) or "turns" not in data:
         raise ValueError("not a podscribe JSON transcript (no 'turns')")
     transcript = from_dict({"episode": "", "sha256": "", "duration_s": 0.0, "language": "", **data})
-    words = [DocWord(w.text, w.speaker or t.speaker, w.start_s, w.end_s, w.probability, w.uncertain)
-             for t in transcript.turns for w in written(t.words) if not w.gap]  # a gap is a mark, not a word
-    return words, transcript.speaker_turns, transcript.language or None
+    doc = document_of(transcript, "reference" if reference else "hypothesis")
+    return doc.words, doc.speaker_turns, doc.language
+
+
+def document_of(transcript: Transcript, role: str = "hypothesis", path: str = "") -> Document:
+    """One of our transcripts as a document to score: its words as written, with their times, probabilities and
+    speakers; a gap is a mark, not a word. As a ``reference``, a word still marked ``[?]`` was never checked by a
+    person (a reviewed transcript keeps the model's guess there, marked): it, and a gap left unfilled, is an
+    unknown ``[?]`` gap (one per run within a turn), not scored. As a ``hypothesis`` a marked word is uncertain."""
+    reference = role == "reference"
+    words: list[DocWord] = []
+    for turn in transcript.turns:
+        said: list[DocWord] = []
+        for w in written(turn.words):
+            speaker = w.speaker or turn.speaker
+            if reference and (w.uncertain or w.gap):
+                if not (said and said[-1].unknown):
+                    said.append(DocWord(MARK, speaker, unknown=True))
+            elif not w.gap:
+                said.append(DocWord(w.text, speaker, w.start_s, w.end_s, w.probability, w.uncertain))
+        words += said
+    return Document(path, "json", tuple(words), tuple(transcript.speaker_turns),
+                    language=transcript.language or None)
 
 
 Reader = Callable[[str, bool], tuple]  # (words, speaker turns), and the language where the format records one
