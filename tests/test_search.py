@@ -121,11 +121,15 @@ def test_the_command_prints_each_hit_and_exits_1_on_none(catalog, tmp_path):
     assert search_cli(tmp_path / "nowhere", "x").output.startswith("error: ")
 
 
-def test_an_old_catalog_is_told_to_rebuild_and_rebuild_indexes_it(catalog, tmp_path):
-    with sqlite3.connect(tmp_path / "catalog.sqlite") as conn:
+def test_episodes_done_before_the_index_are_indexed_first_and_rebuild_indexes_all(catalog, tmp_path):
+    with sqlite3.connect(tmp_path / "catalog.sqlite") as conn:  # as an old catalog, or a run killed before indexing
         conn.execute("DELETE FROM passages")
+        conn.execute("UPDATE episodes SET indexed_at = NULL")
     out = search_cli(tmp_path, "linode")
-    assert out.exit_code == 1 and "podscribe search --rebuild" in out.output
+    assert out.exit_code == 0 and "added 3 episode(s) to the search index" in out.output and "ep2" in out.output
+    with sqlite3.connect(tmp_path / "catalog.sqlite") as conn:  # an index damaged some other way
+        conn.execute("DELETE FROM passages")
+    assert search_cli(tmp_path, "linode").exit_code == 1
     out = search_cli(tmp_path, "linode", "--rebuild")
     assert out.exit_code == 0 and "indexed 3 episode(s), 8 passage(s)" in out.output and "ep2" in out.output
 

@@ -1,4 +1,5 @@
-"""``podscribe evaluate``: score a transcript against a reference, or a manifest of episodes.
+"""``podscribe evaluate``: score a transcript against a reference, a manifest of episodes, or every reviewed episode
+of an output folder's catalog (``--catalog``, :mod:`pipeline.evaluate.catalog`).
 
 Exit codes: 0 scored, 1 a file could not be read or scored (one-line error), 2 usage.
 """
@@ -11,6 +12,7 @@ from typing import Optional
 
 import click
 
+from pipeline.cli.errors import OptionError
 from pipeline.cli.options import HELP, setup_logging
 from pipeline.errors import PodscribeError
 from pipeline.evaluate.manifest import read_manifest
@@ -31,6 +33,11 @@ log = logging.getLogger(__name__)
               help="Hypothesis format, paired with the --hyp files in order (default: detected).")
 @click.option("--manifest", type=click.Path(path_type=Path), default=None,
               help="TOML or CSV of (audio, reference[, hypothesis]); missing transcripts are made into OUTPUTS.")
+@click.option("--catalog", "catalog_dir", type=click.Path(path_type=Path), default=None,
+              help="Score every episode reviewed in this output folder's catalog: the model's transcript against "
+                   "the latest review, per episode (with its date and the vocabulary terms its prompt had), per show "
+                   "and in total; words the reviewer left marked are not scored.")
+@click.option("--show", default=None, help="With --catalog: only this show's episodes.")
 @click.option("--outputs", "outputs_dir", type=click.Path(path_type=Path), default=Path("outputs"), show_default=True,
               help="Where manifest hypotheses are looked for (<audio stem>.json) and written.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "html"]), default="table", show_default=True)
@@ -43,13 +50,24 @@ log = logging.getLogger(__name__)
                    "unknown-language) transcript and its basic one (accents kept) otherwise; basic-ascii strips "
                    "accents; none only makes quotes ASCII. The report says which was used.")
 @click.option("-v", "--verbose", count=True, help="Log what is read and scored.")
-def evaluate(refs, hyps, ref_format, hyp_format, manifest, outputs_dir, fmt, output, collar, normalizer, verbose):
-    """Score a transcript: WER/CER, per-speaker WER, cpWER, DER and how well the [?] marks find errors."""
+def evaluate(refs, hyps, ref_format, hyp_format, manifest, catalog_dir, show, outputs_dir, fmt, output, collar,
+             normalizer, verbose):
+    """Score a transcript: WER/CER, per-speaker WER, cpWER, DER and how well the [?] marks find errors; or, with
+    --catalog, the model on every episode reviewed in an output folder."""
     setup_logging(verbose, debug=False)
+    if catalog_dir is not None:
+        if manifest is not None or refs or hyps:
+            raise click.UsageError("give either --catalog or --ref/--hyp/--manifest, not both")
+        if fmt == "html":
+            raise OptionError("--catalog reports as a table or json, not html")
+        _run_catalog(catalog_dir, show, fmt, output, normalizer)
+        return
+    if show is not None:
+        raise click.UsageError("--show goes with --catalog")
     if manifest is not None and (refs or hyps):
         raise click.UsageError("give either --manifest or --ref/--hyp, not both")
     if manifest is None and not (refs and hyps):
-        raise click.UsageError("give --ref and --hyp (or --manifest)")
+        raise click.UsageError("give --ref and --hyp (or --manifest, or --catalog)")
     if manifest is not None:
         _run_manifest(manifest, outputs_dir, fmt, output, collar, normalizer)
     else:
@@ -81,14 +99,25 @@ def _html(row, target: Path) -> None:
 
 def _emit(rows, totals, fmt: str, output: Optional[Path]) -> None:
     from pipeline.evaluate.report import as_json, table
+
+    _write(json.dumps(as_json(rows, totals), indent=1) if fmt == "json" else table(rows, totals), output)
+
+
+def _write(text: str, output: Optional[Path]) -> None:
     from pipeline.files import atomic_write_text
 
-    text = json.dumps(as_json(rows, totals), indent=1) if fmt == "json" else table(rows, totals)
     if output:
         atomic_write_text(output, text + "\n")
         click.echo(f"report -> {output}", err=True)
     else:
         click.echo(text)
+
+
+def _run_catalog(catalog_dir: Path, show: Optional[str], fmt: str, output: Optional[Path], normalizer: str) -> None:
+    from pipeline.evaluate.catalog import as_json, evaluate_catalog, table
+
+    result = evaluate_catalog(catalog_dir, show=show, normalizer=normalizer)
+    _write(json.dumps(as_json(result), indent=1) if fmt == "json" else table(result), output)
 
 
 def _run_manifest(manifest: Path, outputs_dir: Path, fmt, output, collar, normalizer) -> None:

@@ -38,9 +38,8 @@ def search(query: str, output_dir: Path, speaker: Optional[str], show: Optional[
         click.echo(f"indexed {episodes} episode(s), {passages} passage(s)", err=True)
         if not query and not uncertain:
             return
-    if index.is_empty(catalog) and catalog.rows(status="done", limit=1):
-        raise Failure("the search index is empty: run `podscribe search --rebuild` once for episodes transcribed "
-                      "before it existed")
+    if added := index.catch_up(catalog):  # episodes done before the index existed, or a killed run left out
+        click.echo(f"added {added} episode(s) to the search index", err=True)
     hits = index.search(catalog, query, speaker=speaker, show=show, uncertain=uncertain, limit=limit)
     for hit in hits:
         at = timestamp(hit.time_s, always_hours=False)

@@ -19,7 +19,8 @@ from typing import Any, Optional, Sequence
 from pipeline.errors import PodscribeError
 from pipeline.evaluate.metrics import Scores, score, total
 from pipeline.evaluate.readers import Document, document_of
-from pipeline.evaluate.report import _details, _grid, _pct, to_dict
+from pipeline.evaluate.report import details, grid, pct, to_dict
+from pipeline.library.catalog import CATALOG_NAME, Catalog
 from pipeline.types import Transcript, written
 
 
@@ -60,7 +61,6 @@ class CatalogScores:
 def evaluate_catalog(output_dir: str | Path, show: Optional[str] = None, normalizer: str = "auto") -> CatalogScores:
     """Every reviewed episode of the folder's catalog (of one show), scored; an error when there is none."""
     from pipeline.archive.revisions import first_model_and_last_review
-    from pipeline.library.catalog import CATALOG_NAME, Catalog
 
     path = Path(output_dir)
     path = path if path.name == CATALOG_NAME else path / CATALOG_NAME
@@ -79,7 +79,7 @@ def evaluate_catalog(output_dir: str | Path, show: Optional[str] = None, normali
     return by_show(episodes)
 
 
-def _reviewed_keys(catalog) -> set[str]:
+def _reviewed_keys(catalog: Catalog) -> set[str]:
     with catalog.connect() as conn:
         return {key for (key,) in conn.execute("SELECT DISTINCT key FROM revisions WHERE kind = 'review'")}
 
@@ -89,7 +89,7 @@ def score_episode(key: str, name: str, show: Optional[str], date: Optional[str],
     """The model's transcript scored against the review (the reviewer's unchecked words left out)."""
     ref = _untimed(document_of(review, "reference", f"{name} (review)"))
     hyp = document_of(model, "hypothesis", f"{name} (model)")
-    unchecked = sum(1 for t in review.turns for w in written(t.words) if w.uncertain and not w.gap)
+    unchecked = sum(1 for t in review.turns for w in written(t.words) if w.uncertain and not w.gap and w.text)
     return EpisodeScore(key, name, show, date, prompt_terms(model), unchecked, ref, hyp,
                         score(ref, hyp, normalizer=normalizer))
 
@@ -129,10 +129,10 @@ def label(show: Optional[str], name: str) -> str:
 
 def _cells(name: str, date: str, vocab: str, unchecked: str, s: Scores) -> list[str]:
     w, c = s.words, s.calibration
-    return [name, date, vocab, str(w.ref_count) if w else "-", unchecked, _pct(s.wer),
+    return [name, date, vocab, str(w.ref_count) if w else "-", unchecked, pct(s.wer),
             *(str(v) if w else "-" for v in (w and w.substitutions, w and w.deletions, w and w.insertions)),
-            _pct(s.cer), _pct(s.cpwer.rate if s.cpwer else None), _pct(c.marked_share if c else None),
-            _pct(c.precision if c else None), _pct(c.recall if c else None)]
+            pct(s.cer), pct(s.cpwer.rate if s.cpwer else None), pct(c.marked_share if c else None),
+            pct(c.precision if c else None), pct(c.recall if c else None)]
 
 
 def table(result: CatalogScores) -> str:
@@ -145,7 +145,7 @@ def table(result: CatalogScores) -> str:
             lines.append(_cells(label(show.show, "total"), "", "", str(sum(e.unchecked for e in show.episodes)),
                                 show.total))
     lines.append(_cells("TOTAL", "", "", str(sum(e.unchecked for e in result.episodes)), result.total))
-    return "\n\n".join(p for p in [_grid(lines), _details(result.total)] if p)
+    return "\n\n".join(p for p in [grid(lines), details(result.total)] if p)
 
 
 def as_json(result: CatalogScores) -> dict[str, Any]:

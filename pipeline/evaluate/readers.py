@@ -316,9 +316,10 @@ def _json(content: str, reference: bool):
 
 def document_of(transcript: Transcript, role: str = "hypothesis", path: str = "") -> Document:
     """One of our transcripts as a document to score: its words as written, with their times, probabilities and
-    speakers; a gap is a mark, not a word. As a ``reference``, a word still marked ``[?]`` was never checked by a
-    person (a reviewed transcript keeps the model's guess there, marked): it, and a gap left unfilled, is an
-    unknown ``[?]`` gap (one per run within a turn), not scored. As a ``hypothesis`` a marked word is uncertain."""
+    speakers; a gap is a mark, not a word, and a word with no text is none. As a ``reference``, a word still marked
+    ``[?]`` was never checked by a person (a reviewed transcript keeps the model's guess there, marked): it, and a
+    gap left unfilled, is an unknown ``[?]`` gap (one per run within a turn), not scored. As a ``hypothesis`` a
+    marked word is uncertain."""
     reference = role == "reference"
     words: list[DocWord] = []
     for turn in transcript.turns:
@@ -328,7 +329,7 @@ def document_of(transcript: Transcript, role: str = "hypothesis", path: str = ""
             if reference and (w.uncertain or w.gap):
                 if not (said and said[-1].unknown):
                     said.append(DocWord(MARK, speaker, unknown=True))
-            elif not w.gap:
+            elif not w.gap and w.text:
                 said.append(DocWord(w.text, speaker, w.start_s, w.end_s, w.probability, w.uncertain))
         words += said
     return Document(path, "json", tuple(words), tuple(transcript.speaker_turns),

@@ -24,7 +24,7 @@ class Row:
 # ---------------------------------------------------------------- terminal
 
 
-def _pct(value: Optional[float]) -> str:
+def pct(value: Optional[float]) -> str:
     if value is None:
         return "-"
     return "inf" if math.isinf(value) else f"{100 * value:.1f}%"
@@ -35,13 +35,13 @@ _COLUMNS = ("episode", "ref words", "WER", "sub", "del", "ins", "CER", "cpWER", 
 
 def _cells(name: str, s: Scores) -> list[str]:
     w, c = s.words, s.calibration
-    return [name, str(w.ref_count) if w else "-", _pct(s.wer), *(str(v) if w else "-" for v in (
+    return [name, str(w.ref_count) if w else "-", pct(s.wer), *(str(v) if w else "-" for v in (
         w and w.substitutions, w and w.deletions, w and w.insertions)),
-        _pct(s.cer), _pct(s.cpwer.rate if s.cpwer else None), _pct(s.der.rate if s.der else None),
-        _pct(c.marked_share if c else None), _pct(c.recall if c else None)]
+        pct(s.cer), pct(s.cpwer.rate if s.cpwer else None), pct(s.der.rate if s.der else None),
+        pct(c.marked_share if c else None), pct(c.recall if c else None)]
 
 
-def _grid(rows: Sequence[Sequence[str]]) -> str:
+def grid(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
     return "\n".join([fmt(rows[0]), "  ".join("-" * w for w in widths), *map(fmt, rows[1:])])
@@ -53,21 +53,21 @@ def table(rows: Sequence[Row], totals: Optional[Scores] = None) -> str:
     if totals is not None:
         lines.append(_cells("TOTAL", totals))
     main = totals if totals is not None else rows[0].scores
-    return "\n\n".join(p for p in [_grid(lines), _details(main)] if p)
+    return "\n\n".join(p for p in [grid(lines), details(main)] if p)
 
 
-def _details(s: Scores, speakers: bool = True) -> str:
+def details(s: Scores, speakers: bool = True) -> str:
     parts = [f"text normalised with: {s.normalizer}"] if s.normalizer else []
     if s.per_speaker and speakers:
-        parts.append(_grid([["speaker", "ref words", "WER", "sub", "del", "ins"]] + [
-            [p.speaker, str(p.errors.ref_count), _pct(p.errors.rate), str(p.errors.substitutions),
+        parts.append(grid([["speaker", "ref words", "WER", "sub", "del", "ins"]] + [
+            [p.speaker, str(p.errors.ref_count), pct(p.errors.rate), str(p.errors.substitutions),
              str(p.errors.deletions), str(p.errors.insertions)] for p in s.per_speaker]))
     if s.cpwer and s.cpwer.pairs:
         pairs = (f"{r or '-'} = {h or '-'} ({e} errors)" for r, h, e in s.cpwer.pairs)
         parts.append("cpWER speakers: " + ", ".join(pairs))
     if s.der:
         d = s.der
-        parts.append(f"DER {_pct(d.rate)}: missed {d.missed_s:.2f} s, false alarm {d.false_alarm_s:.2f} s, "
+        parts.append(f"DER {pct(d.rate)}: missed {d.missed_s:.2f} s, false alarm {d.false_alarm_s:.2f} s, "
                      f"confusion {d.confusion_s:.2f} s of {d.total_s:.2f} s speech (collar {d.collar:g} s)")
     if s.calibration:
         parts.append(_calibration_line("[?] marks", s.calibration))
@@ -77,8 +77,8 @@ def _details(s: Scores, speakers: bool = True) -> str:
 
 
 def _calibration_line(label: str, c: Calibration) -> str:
-    return (f"{label}: {c.marked} of {c.words} words ({_pct(c.marked_share)}); precision {_pct(c.precision)} "
-            f"(marked that are wrong), recall {_pct(c.recall)} of {c.wrong} wrong words")
+    return (f"{label}: {c.marked} of {c.words} words ({pct(c.marked_share)}); precision {pct(c.precision)} "
+            f"(marked that are wrong), recall {pct(c.recall)} of {c.wrong} wrong words")
 
 
 def _sweep_line(sweep: Sweep) -> str:
@@ -87,7 +87,7 @@ def _sweep_line(sweep: Sweep) -> str:
         return f"threshold sweep: no probability threshold gives {goal}"
     b = sweep.best
     return (f"threshold sweep: probability < {b.threshold:.2f} gives {goal}: "
-            f"recall {_pct(b.calibration.recall)}, {_pct(b.calibration.marked_share)} marked")
+            f"recall {pct(b.calibration.recall)}, {pct(b.calibration.marked_share)} marked")
 
 
 # ---------------------------------------------------------------- JSON
@@ -162,10 +162,10 @@ def page(row: Row) -> str:
             f"<p>reference <code>{_e(row.ref.path if row.ref else '-')}</code>, hypothesis "
             f"<code>{_e(row.hyp.path if row.hyp else '-')}</code></p>",
             "<h2>Scores</h2>", _html_table([list(_COLUMNS)] + [_cells(row.name, s)]),
-            f"<pre>{_e(_details(s, speakers=False))}</pre>"]
+            f"<pre>{_e(details(s, speakers=False))}</pre>"]
     if s.per_speaker:
         body += ["<h2>Per speaker</h2>", _html_table([["speaker", "ref words", "WER", "sub", "del", "ins"]] + [
-            [p.speaker, str(p.errors.ref_count), _pct(p.errors.rate), str(p.errors.substitutions),
+            [p.speaker, str(p.errors.ref_count), pct(p.errors.rate), str(p.errors.substitutions),
              str(p.errors.deletions), str(p.errors.insertions)] for p in s.per_speaker])]
     if row.ref and row.hyp:
         timeline = _timeline_svg(row.ref, row.hyp, s)

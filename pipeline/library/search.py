@@ -185,12 +185,6 @@ def search(catalog: Catalog, query: str, speaker: Optional[str] = None, show: Op
             for key, name, show_name, date, who, start, text, words, rank in rows]
 
 
-def is_empty(catalog: Catalog) -> bool:
-    """Whether the index holds no passage at all (an existence check: counting would read the whole index)."""
-    with catalog.connect() as conn:
-        return conn.execute("SELECT 1 FROM passages LIMIT 1").fetchone() is None
-
-
 def fts_query(query: str) -> str:
     """The user's words as an FTS5 expression that cannot be a syntax error: ``"a phrase"`` stays a phrase, a term
     ending in ``*`` a prefix, every other term a quoted word; all must match."""
