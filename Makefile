@@ -42,6 +42,7 @@ LANGUAGE_PKGS := asterisk-core-sounds-it asterisk-core-sounds-it-wav asterisk-co
 
 demo: install models
 	$(PY) -m pipeline transcribe $(SAMPLE) -o outputs --model $(MODEL) --speakers $(SPEAKERS)
+	@echo "The transcripts are in outputs/, indexed for search. Browse, search and review them: $(VENV)/bin/podscribe serve"
 
 test: install models voices-data lint
 	$(PY) -m pytest -q

@@ -17,6 +17,7 @@ from typing import Optional
 from urllib.parse import quote
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -137,7 +138,7 @@ async def _vocabulary(request: Request, catalog: Catalog) -> Response:
     show, text = body.get("show"), body.get("terms")
     if not isinstance(show, str) or not isinstance(text, str):
         raise HTTPException(400, "give show and terms (text)")
-    return JSONResponse({"terms": list(teach.replace_vocabulary(catalog, show, text))})
+    return JSONResponse({"terms": list(await run_in_threadpool(teach.replace_vocabulary, catalog, show, text))})
 
 
 def _search(request: Request, catalog: Catalog, pages) -> Response:
@@ -291,7 +292,8 @@ async def _save(request: Request, catalog: Catalog) -> JSONResponse:
     corrections = [(c.get("from", ""), c.get("to", "")) for c in (data.get("review") or {}).get("corrections", [])
                    if isinstance(c, dict) and isinstance(c.get("from", ""), str) and isinstance(c.get("to", ""), str)]
     try:
-        saved = revisions.save(catalog, row.key, base, transcript, str(body.get("author") or ""), corrections)
+        saved = await run_in_threadpool(revisions.save, catalog, row.key, base, transcript,
+                                        str(body.get("author") or ""), corrections)  # files written: off the loop
     except revisions.Conflict as exc:
         return JSONResponse({"error": str(exc), "revision": exc.current}, status_code=409)
     return JSONResponse({"revision": saved.revision, "learned": list(saved.learned)})
