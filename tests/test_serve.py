@@ -212,11 +212,28 @@ def test_save_rewrites_the_outputs_and_a_second_save_from_the_same_revision_is_a
         history = get(server, "/episode/first-episode/history").text
         assert "Ann" in history and "model base" in history and "<del>lie [?] node [?]</del>" in history
         assert "<ins>Linode</ins>" in history
+        page = get(server, "/episode/first-episode")  # made again for the new revision, sent compressed
+        assert '"revision":1' in page.text and "Linode" in page.text and page.headers["content-encoding"] == "gzip"
         assert "✓" in get(server, "/").text  # reviewed
         assert "Linode" in get(server, "/show?name=Show%20A").text  # the show's vocabulary learned it
         edited = post(server, "/show/vocabulary", {"show": "Show A", "terms": "Linode, UML"})
         assert edited.json() == {"terms": ["Linode", "UML"]}
     assert Catalog.in_folder(out).get(f"sha256:{first().sha256}").revision == 1
+
+
+def test_long_lists_come_in_pages(tmp_path):
+    out = tmp_path / "outputs"
+    for i in range(101):
+        add_episode(out, transcript(f"ep-{i:03d}", (spoken("ANN", 0.0, f"number {i}"),)), show="Big",
+                    date=f"2026-{1 + i // 28:02d}-{1 + i % 28:02d}", formats=("json",))
+    with ArchiveServer(out) as server:
+        first_page = get(server, "/").text
+        assert "Ep 100" in first_page and "Ep 000" not in first_page and "older →" in first_page
+        assert "101 episodes · 101 done · 0 reviewed" in first_page
+        second = get(server, "/?page=1").text
+        assert "Ep 000" in second and "Ep 001" not in second and "← newer" in second and "older →" not in second
+        assert "Ep 000" in get(server, "/show?name=Big&page=1").text
+        assert get(server, "/?page=-1").status_code == 400 and get(server, "/?page=x").status_code == 400
 
 
 # ---------------------------------------------------------------- the token

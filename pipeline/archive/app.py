@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Optional
 from urllib.parse import quote
@@ -29,12 +29,13 @@ from pipeline.archive.guard import Guard
 from pipeline.archive.stats import SpeakerStats, combine
 from pipeline.errors import PodscribeError
 from pipeline.library import search as index
-from pipeline.library.catalog import Catalog, Row
+from pipeline.library.catalog import Catalog, Row, row_from
 from pipeline.writers import WRITERS, output_path
 
 HERE = Path(__file__).parent
 MAX_BODY = 64 * 1024 * 1024  # a saved transcript: a 3-hour episode's JSON is about 5 MB
 SEARCH_LIMIT = 50
+PAGE = 100  # episodes listed on a page
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def _templates():
     env.filters["clock"] = lambda s: timestamp(s or 0.0, always_hours=False).split(".")[0]
     env.filters["pct"] = lambda x: "" if x is None else f"{100 * x:.1f} %"
     env.filters["when"] = lambda t: time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else ""
+    env.globals["PAGE"] = PAGE
     env.filters["q"] = lambda s: quote(s or "", safe="")
     env.filters["fmtname"] = lambda path, name: next(
         (fmt for fmt, (suffix, _) in WRITERS.items() if Path(path).name == f"{name}.{suffix}"), "")
@@ -93,12 +95,32 @@ def _page(pages, template: str, **values) -> HTMLResponse:
 # ---------------------------------------------------------------- lists
 
 
-def episode_lines(catalog: Catalog, show: Optional[str] = None) -> list[EpisodeLine]:
-    rows = catalog.rows(show=show)
+def episode_lines(catalog: Catalog, show: Optional[str] = None, page: int = 0) -> tuple[list[EpisodeLine], bool]:
+    """One page of episodes, newest first (of one show: ``""`` for those with none), and whether more follow."""
+    where = "WHERE COALESCE(e.show, '') = ?" if show is not None else ""
+    sql = (f"SELECT e.*, COUNT(s.speaker), COALESCE(SUM(s.words), 0), COALESCE(SUM(s.marked), 0) FROM episodes e "
+           f"LEFT JOIN speaker_stats s ON s.key = e.key {where} GROUP BY e.key "
+           f"ORDER BY COALESCE(e.date, '') DESC, e.updated_at DESC, e.key LIMIT ? OFFSET ?")
+    args = ([show] if show is not None else []) + [PAGE + 1, page * PAGE]
     with catalog.connect() as conn:
-        counts = {key: (n, words or 0, marked or 0) for key, n, words, marked in conn.execute(
-            "SELECT key, COUNT(*), SUM(words), SUM(marked) FROM speaker_stats GROUP BY key")}
-    return [EpisodeLine(row, *counts.get(row.key, (0, 0, 0))) for row in rows]
+        found = conn.execute(sql, args).fetchall()
+    lines = [EpisodeLine(row_from(r), *r[-3:]) for r in found[:PAGE]]
+    return lines, len(found) > PAGE
+
+
+@dataclass(frozen=True)
+class ShowLine:
+    name: str  # "" for episodes with no show
+    episodes: int
+    done: int
+    reviewed: int
+
+
+def show_lines(catalog: Catalog) -> list[ShowLine]:
+    with catalog.connect() as conn:
+        return [ShowLine(*r) for r in conn.execute(
+            "SELECT COALESCE(show, ''), COUNT(*), SUM(status = 'done'), COUNT(reviewed_at) FROM episodes "
+            "GROUP BY COALESCE(show, '') ORDER BY MAX(COALESCE(date, '')) DESC")]
 
 
 def show_stats(catalog: Catalog, show: Optional[str]) -> tuple[SpeakerStats, ...]:
@@ -118,19 +140,24 @@ def episode_stats(catalog: Catalog, key: str) -> tuple[SpeakerStats, ...]:
 
 
 def _index(request: Request, catalog: Catalog, pages) -> HTMLResponse:
-    show = request.query_params.get("show")
-    lines = episode_lines(catalog, show or None)
-    shows: dict[str, list[EpisodeLine]] = {}
-    for line in episode_lines(catalog) if show else lines:
-        shows.setdefault(line.row.show or "", []).append(line)
-    return _page(pages, "index.html", lines=lines, shows=shows, show=show, title=show or "All episodes")
+    page = _page_number(request)
+    lines, more = episode_lines(catalog, page=page)
+    return _page(pages, "index.html", lines=lines, shows=show_lines(catalog), page=page, more=more,
+                 title="All episodes")
 
 
 def _show(request: Request, catalog: Catalog, pages) -> HTMLResponse:
-    name = request.query_params.get("name", "")
-    lines = [line for line in episode_lines(catalog) if (line.row.show or "") == name]
-    return _page(pages, "show.html", name=name, lines=lines, stats=show_stats(catalog, name),
+    name, page = request.query_params.get("name", ""), _page_number(request)
+    lines, more = episode_lines(catalog, name, page)
+    return _page(pages, "show.html", name=name, lines=lines, page=page, more=more, stats=show_stats(catalog, name),
                  vocabulary=teach.entries(catalog, name), title=name or "Episodes without a show")
+
+
+def _page_number(request: Request) -> int:
+    page = _int(request.query_params.get("page"), 0)
+    if page < 0:
+        raise HTTPException(400, "page is 0 or more")
+    return page
 
 
 async def _vocabulary(request: Request, catalog: Catalog) -> Response:
@@ -153,7 +180,7 @@ def _search(request: Request, catalog: Catalog, pages) -> Response:
                                        "text": h.text, "url": f"/episode/{quote(h.episode)}#t={h.time_s:.2f}"}
                                       for h in hits]})
     return _page(pages, "search.html", query=query, speaker=speaker or "", show=show or "", uncertain=uncertain,
-                 hits=hits, shows=sorted({r.show or "" for r in catalog.rows()}), title=f"Search: {query}")
+                 hits=hits, shows=sorted(s.name for s in show_lines(catalog)), title=f"Search: {query}")
 
 
 # ---------------------------------------------------------------- one episode
@@ -177,16 +204,36 @@ def _done(row: Row) -> Row:
     return row
 
 
-def _episode(request: Request, catalog: Catalog) -> HTMLResponse:
+def _episode(request: Request, catalog: Catalog) -> Response:
+    """The review page, made once per revision of the transcript (a 3-hour episode's JSON takes a fifth of a
+    second to read) and sent compressed where the browser takes it."""
+    row = _done(_row(request, catalog))
+    path = revisions.current_path(catalog, row)
+    stat = path.stat()
+    page, packed = _episode_page(str(path), stat.st_mtime_ns, stat.st_size, row.name, row.revision,
+                                 bool(row.reviewed_at), bool(row.audio_path))
+    gzip = "gzip" in request.headers.get("accept-encoding", "")
+    headers = {"content-encoding": "gzip", "vary": "accept-encoding"} if gzip else {"vary": "accept-encoding"}
+    return Response(packed if gzip else page, media_type="text/html; charset=utf-8", headers=headers)
+
+
+@lru_cache(maxsize=8)
+def _episode_page(path: str, mtime_ns: int, size: int, name: str, revision: int, reviewed: bool,
+                  has_audio: bool) -> tuple[bytes, bytes]:
+    """The page and its gzip, for this transcript file as it is now (its time and size are part of the key)."""
+    import gzip
+
+    from pipeline.writers import json_format
     from pipeline.writers.html import PageAudio, render
 
-    row = _done(_row(request, catalog))
-    transcript = revisions.current_transcript(catalog, row)
-    base = f"/episode/{quote(row.name)}"
-    audio = PageAudio(src=f"{base}/audio") if row.audio_path else PageAudio()
-    server = {"save": f"{base}/revisions", "revision": row.revision, "history": f"{base}/history",
-              "archive": "/", "export": f"{base}/export", "reviewed": bool(row.reviewed_at)}
-    return HTMLResponse(render(transcript, audio, server=server))
+    with open(path, encoding="utf-8") as f:
+        transcript = json_format.read(f)
+    base = f"/episode/{quote(name)}"
+    audio = PageAudio(src=f"{base}/audio") if has_audio else PageAudio()
+    server = {"save": f"{base}/revisions", "revision": revision, "history": f"{base}/history",
+              "archive": "/", "export": f"{base}/export", "reviewed": reviewed}
+    page = render(transcript, audio, server=server).encode("utf-8")
+    return page, gzip.compress(page, compresslevel=5)
 
 
 def _audio(request: Request, catalog: Catalog) -> FileResponse:
@@ -274,7 +321,7 @@ def _int(value: Optional[str], default: int) -> int:
     try:
         return int(value)
     except ValueError:
-        raise HTTPException(400, f"not a revision number: {value!r}") from None
+        raise HTTPException(400, f"not a number: {value!r}") from None
 
 
 async def _save(request: Request, catalog: Catalog) -> JSONResponse:

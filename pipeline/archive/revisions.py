@@ -58,14 +58,18 @@ def outputs_in(catalog: Catalog, row: Row) -> tuple[str, ...]:
     return tuple(str(catalog.path.parent / Path(p).name) for p in row.outputs)
 
 
-def current_transcript(catalog: Catalog, row: Row) -> Transcript:
-    """The episode's transcript as it stands (its JSON output: the latest revision, or the model's own)."""
+def current_path(catalog: Catalog, row: Row) -> Path:
+    """The episode's JSON transcript: the latest revision, or the model's own."""
     from pipeline.library.search import json_transcript
 
     path = json_transcript(outputs_in(catalog, row))
     if path is None:
         raise PodscribeError(f"{row.name}: no JSON transcript among its outputs (run it again with -f json or all)")
-    with open(path, encoding="utf-8") as f:
+    return path
+
+
+def current_transcript(catalog: Catalog, row: Row) -> Transcript:
+    with open(current_path(catalog, row), encoding="utf-8") as f:
         return json_format.read(f)
 
 
@@ -123,9 +127,9 @@ def _insert(conn, key: str, n: int, kind: str, author: str, at: float, text: str
 
 
 def _row(conn, key: str) -> Row:
-    from pipeline.library.catalog import _get
+    from pipeline.library.catalog import get_row
 
-    row = _get(conn, key)
+    row = get_row(conn, key)
     if row is None:
         raise PodscribeError(f"{key}: no such episode")
     return row

@@ -225,7 +225,7 @@ class Catalog:
 
     def get(self, key: str) -> Optional[Row]:
         with self._connect() as conn:
-            return _get(conn, key)
+            return get_row(conn, key)
 
     def rows(self, status: Optional[str] = None, limit: Optional[int] = None, show: Optional[str] = None) -> list[Row]:
         """Rows, newest episode first (then most recently changed), optionally of one status or one show."""
@@ -234,7 +234,7 @@ class Catalog:
         sql = (f"SELECT * FROM episodes {'WHERE ' + ' AND '.join(where) if where else ''} "
                f"ORDER BY COALESCE(date, '') DESC, updated_at DESC, key" + (" LIMIT ?" if limit else ""))
         with self._connect() as conn:
-            return [_row(r) for r in conn.execute(sql, args + ([limit] if limit else []))]
+            return [row_from(r) for r in conn.execute(sql, args + ([limit] if limit else []))]
 
     def is_done(self, key: str, options_key: str) -> bool:
         """Done with these options, and every output it wrote still there."""
@@ -247,7 +247,7 @@ class Catalog:
         these options (unless ``force``)."""
         now = time.time()
         with self._connect(write=True) as conn:
-            row = _get(conn, record.key)
+            row = get_row(conn, record.key)
             if row is not None and row.claim_token != holder.token and row.held(now):
                 return HELD
             if not force and is_done(row, options_key):
@@ -276,7 +276,7 @@ class Catalog:
         """The episode's run ended: ``done`` or ``failed``, with what it gave, and the claim let go. Only the
         holder records it: False (nothing written) when another run took the claim over meanwhile."""
         with self._connect(write=True) as conn:
-            row = _get(conn, key)
+            row = get_row(conn, key)
             if row is None or row.claim_token != holder.token:
                 return False
             self._transition(conn, row, outcome.status)
@@ -343,9 +343,10 @@ class Catalog:
 BUSY_TIMEOUT_S = 30.0
 
 
-def _get(conn: sqlite3.Connection, key: str) -> Optional[Row]:
+def get_row(conn: sqlite3.Connection, key: str) -> Optional[Row]:
+    """The episode's row, inside a transaction of the caller's (:meth:`Catalog.connect`)."""
     found = conn.execute("SELECT * FROM episodes WHERE key = ?", (key,)).fetchone()
-    return _row(found) if found else None
+    return row_from(found) if found else None
 
 
 def is_done(row: Optional[Row], options_key: str) -> bool:
@@ -385,7 +386,8 @@ _COLUMNS = ("key", "kind", "source", "feed", "show", "title", "date", "guid", "n
 _SKIPPED = {"options", "timings", "created_at"}
 
 
-def _row(r: tuple) -> Row:
+def row_from(r: tuple) -> Row:
+    """A :class:`Row` from ``SELECT *`` of the episodes table (its columns first, in order)."""
     values = dict(zip(_COLUMNS, r))
     values["outputs"] = tuple(json.loads(values["outputs"]))
     return Row(**{k: v for k, v in values.items() if k not in _SKIPPED})
