@@ -108,15 +108,21 @@ def main(argv=None) -> None:
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--keep", type=Path, default=None, help="build the catalog here (kept) instead of a temp dir")
+    parser.add_argument("--reuse", action="store_true", help="search the catalog --keep built before, not a new one")
     args = parser.parse_args(argv)
+    if args.reuse and not (args.keep and (args.keep / "catalog.sqlite").is_file()):
+        parser.error("--reuse needs --keep DIR holding a catalog.sqlite this benchmark built")
     source = sentences()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         catalog = Catalog.in_folder(folder)
-        spent, words = build(catalog, args.episodes, source)
-        size_mb = sum(p.stat().st_size for p in folder.glob("catalog.sqlite*")) / 1e6
-        print(f"{args.episodes} one-hour episodes, {words / 1e6:.1f} M words: index and catalog {size_mb:.0f} MB, "
-              f"indexing {spent / args.episodes:.3f} s per episode hour")
+        size_mb = lambda: sum(p.stat().st_size for p in folder.glob("catalog.sqlite*")) / 1e6
+        if args.reuse:
+            print(f"the catalog in {folder}: {len(catalog.rows())} episodes, {size_mb():.0f} MB")
+        else:
+            spent, words = build(catalog, args.episodes, source)
+            print(f"{args.episodes} one-hour episodes, {words / 1e6:.1f} M words: index and catalog {size_mb():.0f} "
+                  f"MB, indexing {spent / args.episodes:.3f} s per episode hour")
         print(f"{'query':<16}{'median ms':>10}{'p95 ms':>9}{'hits':>6}")
         for kind, cases in queries(source, args.queries).items():
             median, p95, hits = latency(catalog, cases)

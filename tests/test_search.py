@@ -142,3 +142,17 @@ def test_an_episode_is_indexed_as_its_batch_ends(tmp_path, fake_models):
     out = search_cli(tmp_path / "out", "w10")  # the fake engine's words: w<tenths of a second>
     assert out.exit_code == 0, out.output
     assert out.output.startswith("talk · 00:01.000 · SPEAKER 1\n")
+
+
+def test_the_speaker_filter_is_the_exact_name(tmp_path):
+    from tests.archive import add_episode, spoken, transcript
+
+    add_episode(tmp_path, transcript("names", (spoken("JEFF", 0.0, "kernel talk here"),
+                                               spoken("JEFF DIKE", 3.0, "kernel talk there"),
+                                               spoken("SPEAKER 1", 6.0, "kernel talk again"),
+                                               spoken("SPEAKER 10", 9.0, "kernel talk more"))))
+    cat = Catalog.in_folder(tmp_path)
+    assert [h.speaker for h in search(cat, "kernel", speaker="JEFF")] == ["JEFF"]
+    assert [h.speaker for h in search(cat, "kernel", speaker="JEFF DIKE")] == ["JEFF DIKE"]
+    assert [h.speaker for h in search(cat, "kernel", speaker="SPEAKER 1")] == ["SPEAKER 1"]
+    assert search(cat, "kernel", speaker="O'Brien; DROP") == []

@@ -162,9 +162,13 @@ def search(catalog: Catalog, query: str, speaker: Optional[str] = None, show: Op
     if not expression and not uncertain:
         raise PodscribeError("nothing to search for: give words, a \"phrase\" or a prefix*")
     where, args = [], []
+    name = fts_query(f'"{speaker}"') if speaker else ""
     if expression:
         where.append("passages MATCH ?")
-        args.append(f"{{{'marked' if uncertain else 'text'}}}: ({expression})")  # never the speaker column
+        # the words never match the speaker column; a speaker's name narrows the rows FTS5 ranks (2x faster), and
+        # the exact name is checked after (the tokens of "JEFF" are in "JEFF DIKE" too)
+        args.append(f"{{{'marked' if uncertain else 'text'}}}: ({expression})" + (f" AND {{speaker}}: {name}"
+                                                                                    if name else ""))
     else:
         where.append("marked != ''")
     if speaker:
