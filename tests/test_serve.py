@@ -260,6 +260,9 @@ def test_any_host_but_loopback_needs_the_token(tmp_path):
             ok = client.post("/show/vocabulary", json={"show": "", "terms": "Linode"}, headers={"origin": server.base})
             assert ok.status_code == 200
         assert get(server, "/", headers={"x-podscribe-token": server.token}).status_code == 200
+        # any name of the machine will do with the token (none without it)
+        assert get(server, "/", headers={"x-podscribe-token": server.token, "host": "studio.lan"}).status_code == 200
+        assert get(server, "/", headers={"host": "studio.lan"}).status_code == 401
         assert post(server, "/show/vocabulary", {"show": "", "terms": "Y"}).status_code == 401  # the Origin alone
 
 

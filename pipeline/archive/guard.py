@@ -1,7 +1,8 @@
 """What the archive server lets in (an ASGI middleware around the app).
 
-- The Host header must name this server (a loopback name, or the address it was bound to): a page elsewhere cannot
-  reach it through a DNS name that points to 127.0.0.1 (DNS rebinding).
+- Without a token, the Host header must name this server (a loopback name, or the address it was bound to): a page
+  elsewhere cannot reach it through a DNS name that points to 127.0.0.1 (DNS rebinding). With a token any name
+  will do (a LAN name for the machine): such a page has no token.
 - With a token (required for any host but loopback), every request carries it: the ``token`` query parameter of
   the first URL (answered with a cookie, SameSite=Strict, and a redirect without it), then that cookie, or an
   ``X-Podscribe-Token`` header.
@@ -35,7 +36,7 @@ def is_loopback(host: str) -> bool:
 class Guard:
     def __init__(self, app, bound_host: str, token: Optional[str]):
         self.app, self.token = app, token
-        self.any_host = bound_host in ("0.0.0.0", "::", "")
+        self.any_host = bool(token)  # any host but loopback always has one
         self.hosts = LOOPBACK_NAMES | {bound_host.strip("[]")}
 
     async def __call__(self, scope, receive, send):
