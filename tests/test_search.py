@@ -156,3 +156,12 @@ def test_the_speaker_filter_is_the_exact_name(tmp_path):
     assert [h.speaker for h in search(cat, "kernel", speaker="JEFF DIKE")] == ["JEFF DIKE"]
     assert [h.speaker for h in search(cat, "kernel", speaker="SPEAKER 1")] == ["SPEAKER 1"]
     assert search(cat, "kernel", speaker="O'Brien; DROP") == []
+
+
+def test_highlight_marks_the_words_the_query_found():
+    from pipeline.library.search import highlight
+
+    assert highlight("We moved to Linode, in 2003 .", 'linode "in 2003"') == [
+        ("We", False), ("moved", False), ("to", False), ("Linode,", True), ("in", True), ("2003", True), (".", False)]
+    assert highlight("Café crème", "cafe cr*") == [("Café", True), ("crème", True)]
+    assert highlight("nothing here", "") == [("nothing", False), ("here", False)]

@@ -101,6 +101,7 @@ def test_search_finds_words_with_episode_speaker_and_time(server):
     assert [h["time_s"] for h in marked] == [2.5]
     page = get(server, "/search?q=%22user+mode%22")
     assert page.status_code == 200 and 'href="/episode/first-episode#t=' in page.text
+    assert "<mark>user</mark> <mark>mode</mark> linux" in page.text
 
 
 def test_the_review_page_is_served_with_where_saves_go(server):

@@ -83,6 +83,7 @@ def _templates():
     env.filters["when"] = lambda t: time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else ""
     env.globals["PAGE"] = PAGE
     env.filters["q"] = lambda s: quote(s or "", safe="")
+    env.filters["marked"] = index.highlight
     env.filters["fmtname"] = lambda path, name: next(
         (fmt for fmt, (suffix, _) in WRITERS.items() if Path(path).name == f"{name}.{suffix}"), "")
     return env

@@ -228,7 +228,17 @@ def _first_match(words: list, terms: list[tuple[str, bool]], default_s: float, u
     for text, start_s, *flags in words:
         if uncertain and not (flags and flags[0]):
             continue
-        tokens = [_fold(t) for t in _plain(text).split()]
-        if not terms or any(t == term or (prefix and t.startswith(term)) for t in tokens for term, prefix in terms):
+        if not terms or _matches(text, terms):
             return float(start_s)
     return float(default_s)
+
+
+def _matches(word: str, terms: list[tuple[str, bool]]) -> bool:
+    tokens = [_fold(t) for t in _plain(word).split()]
+    return any(t == term or (prefix and t.startswith(term)) for t in tokens for term, prefix in terms)
+
+
+def highlight(text: str, query: str) -> list[tuple[str, bool]]:
+    """A hit's passage as (word, matched) pairs, for showing which words the query found."""
+    terms = _terms(query)
+    return [(word, bool(terms) and _matches(word, terms)) for word in text.split(" ")]
