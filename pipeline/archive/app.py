@@ -239,7 +239,7 @@ def _episode_page(path: str, mtime_ns: int, size: int, name: str, revision: int,
 
 def _audio(request: Request, catalog: Catalog) -> FileResponse:
     row = _row(request, catalog)
-    path = _served_audio(row, catalog.path.parent)
+    path = _served_audio(row, catalog.folder)
     return FileResponse(path, media_type=_audio_type(path))
 
 

@@ -52,17 +52,11 @@ class Saved:
     learned: tuple[str, ...]  # terms new to the show's vocabulary
 
 
-def outputs_in(catalog: Catalog, row: Row) -> tuple[str, ...]:
-    """The episode's output files, in the catalog's folder (the catalog records them as the run named them,
-    perhaps relative to where it ran)."""
-    return tuple(str(catalog.path.parent / Path(p).name) for p in row.outputs)
-
-
 def current_path(catalog: Catalog, row: Row) -> Path:
     """The episode's JSON transcript: the latest revision, or the model's own."""
     from pipeline.library.search import json_transcript
 
-    path = json_transcript(outputs_in(catalog, row))
+    path = json_transcript([str(p) for p in catalog.outputs(row.outputs)])
     if path is None:
         raise PodscribeError(f"{row.name}: no JSON transcript among its outputs (run it again with -f json or all)")
     return path
@@ -97,7 +91,7 @@ def save(catalog: Catalog, key: str, base: int, transcript: Transcript, author: 
         n = conn.execute("SELECT COALESCE(MAX(n) + 1, 0) FROM revisions WHERE key = ?", (key,)).fetchone()[0]
         now = time.time()
         if row.revision == 0:
-            original = json_transcript(outputs_in(catalog, row))
+            original = json_transcript([str(p) for p in catalog.outputs(row.outputs)])
             if original is None:
                 raise PodscribeError(f"{row.name}: no JSON transcript among its outputs: nothing to revise")
             model = f"model {row.model or ''}".strip()
@@ -105,7 +99,7 @@ def save(catalog: Catalog, key: str, base: int, transcript: Transcript, author: 
             n += 1
         transcript = _named(transcript, row)
         _insert(conn, key, n, "review", author, now, json.dumps(json_format.to_dict(transcript), ensure_ascii=False))
-        write_all(transcript, catalog.path.parent, formats_of(row))
+        write_all(transcript, catalog.folder, formats_of(row))
         conn.execute("UPDATE episodes SET revision = ?, reviewed_at = ?, updated_at = ? WHERE key = ?",
                      (n, now, now, key))
         index_passages(conn, key, transcript)

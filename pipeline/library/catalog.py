@@ -24,7 +24,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 from pipeline.errors import PodscribeError
 from pipeline.files import process_alive
@@ -222,6 +222,16 @@ class Catalog:
         catalog = cls(Path(output_dir) / CATALOG_NAME)
         catalog.rows(limit=1)
         return catalog
+
+    @property
+    def folder(self) -> Path:
+        """The output folder: the catalog's, where every episode's outputs are written."""
+        return self.path.parent
+
+    def outputs(self, paths: Sequence[str]) -> list[Path]:
+        """An episode's outputs in the catalog's folder (recorded as the run named them, perhaps relative to where
+        it ran)."""
+        return [self.folder / Path(p).name for p in paths]
 
     def get(self, key: str) -> Optional[Row]:
         with self._connect() as conn:

@@ -109,7 +109,7 @@ def index_outputs(catalog: Catalog, key: str, outputs: Sequence[str]) -> int:
     indexed all the same, as there is nothing to index)."""
     from pipeline.writers import json_format
 
-    path = json_transcript([str(catalog.path.parent / Path(p).name) for p in outputs])  # written beside the catalog
+    path = json_transcript([str(p) for p in catalog.outputs(outputs)])
     if path is None:
         with catalog.connect(write=True) as conn:
             _mark_indexed(conn, key)
