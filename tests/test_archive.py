@@ -184,3 +184,24 @@ def test_the_show_vocabulary_is_edited_and_reaches_the_next_runs(tmp_path):
                        vocabulary=names) for i, (show, names) in enumerate([("Show A", ("Brian",)), ("Show B", ())])]
     given = _with_show_vocabulary(jobs, catalog)
     assert given[0].vocabulary == ("Brian", "UML") and given[1].vocabulary == ()
+
+
+def test_a_save_that_cannot_write_every_output_leaves_files_and_catalog_as_they_were(tmp_path, monkeypatch):
+    import pipeline.writers as writers
+
+    t = interview()
+    key = add_episode(tmp_path, t)
+    catalog = Catalog.in_folder(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("ep-1.*")}
+    real = writers.WRITERS["srt"]
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setitem(writers.WRITERS, "srt", (real[0], full_disk))  # forum, txt and json are written before it
+    with pytest.raises(OSError):
+        revisions.save(catalog, key, 0, reviewed(t, {0: "Welcome"}), "Ann")
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("ep-1.*")} == before
+    assert catalog.get(key).revision == 0 and revisions.history(catalog, key) == []
+    monkeypatch.setitem(writers.WRITERS, "srt", real)
+    assert revisions.save(catalog, key, 0, reviewed(t, {0: "Welcome"}), "Ann").revision == 1

@@ -99,13 +99,28 @@ def save(catalog: Catalog, key: str, base: int, transcript: Transcript, author: 
             n += 1
         transcript = _named(transcript, row)
         _insert(conn, key, n, "review", author, now, json.dumps(json_format.to_dict(transcript), ensure_ascii=False))
-        write_all(transcript, catalog.folder, formats_of(row))
+        _rewrite(transcript, catalog.folder, formats_of(row))
         conn.execute("UPDATE episodes SET revision = ?, reviewed_at = ?, updated_at = ? WHERE key = ?",
                      (n, now, now, key))
         index_passages(conn, key, transcript)
         learned = teach.learn(conn, row.show, teach.learned_terms(corrections, transcript.language),
                               f"review of {row.name}")
     return Saved(n, learned)
+
+
+def _rewrite(transcript: Transcript, folder: Path, formats: tuple[str, ...]) -> None:
+    """Every output written again from ``transcript``; if one cannot be (a full disk), those already written are put
+    back as they were before the error goes on, so the files never hold a revision the catalog rolled back."""
+    from pipeline.files import atomic_write_bytes
+
+    before = {path: path.read_bytes() for path in (output_path(folder, transcript.episode, f) for f in formats)
+              if path.is_file()}
+    try:
+        write_all(transcript, folder, formats)
+    except BaseException:
+        for path, data in before.items():
+            atomic_write_bytes(path, data)
+        raise
 
 
 def _named(transcript: Transcript, row: Row) -> Transcript:
