@@ -205,3 +205,21 @@ def test_a_save_that_cannot_write_every_output_leaves_files_and_catalog_as_they_
     assert catalog.get(key).revision == 0 and revisions.history(catalog, key) == []
     monkeypatch.setitem(writers.WRITERS, "srt", real)
     assert revisions.save(catalog, key, 0, reviewed(t, {0: "Welcome"}), "Ann").revision == 1
+
+
+def test_the_next_run_gives_whisper_the_vocabulary_a_review_taught(tmp_path, fake_models):
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+    from tests.audio import bursts, write_wav
+
+    out = tmp_path / "out"
+    t = interview()
+    key = add_episode(out, t)
+    revisions.save(Catalog.in_folder(out), key, 0, reviewed(t, {5: "Linode", 6: ""}), "Ann",
+                   corrections=[("lie node", "Linode")])
+    write_wav(tmp_path / "next.wav", bursts(4))
+    run = CliRunner().invoke(main, ["transcribe", str(tmp_path / "next.wav"), "-o", str(out), "-m", "tiny.en", "-q"])
+    assert run.exit_code == 0, run.output
+    options = json.loads((out / "next.json").read_text())["options"]
+    assert "Linode" in options["transcribe"]["vocabulary"]  # in the prompt of the episode after the review
