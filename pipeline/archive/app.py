@@ -64,7 +64,7 @@ def create_app(output_dir: Path, host: str = "127.0.0.1", token: Optional[str] =
         Route("/episode/{name}", partial(_episode, catalog=catalog)),
         Route("/episode/{name}/audio", partial(_audio, catalog=catalog)),
         Route("/episode/{name}/history", partial(_history, catalog=catalog, pages=pages)),
-        Route("/episode/{name}/file/{fmt}", partial(_output, catalog=catalog, output_dir=output_dir)),
+        Route("/episode/{name}/file/{fmt}", partial(_output, catalog=catalog)),
         Route("/episode/{name}/export", partial(_export, catalog=catalog)),
         Route("/episode/{name}/revisions", partial(_save, catalog=catalog), methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -84,8 +84,6 @@ def _templates():
     env.globals["PAGE"] = PAGE
     env.filters["q"] = lambda s: quote(s or "", safe="")
     env.filters["marked"] = index.highlight
-    env.filters["fmtname"] = lambda path, name: next(
-        (fmt for fmt, (suffix, _) in WRITERS.items() if Path(path).name == f"{name}.{suffix}"), "")
     return env
 
 
@@ -191,12 +189,11 @@ def _row(request: Request, catalog: Catalog) -> Row:
     """The episode the URL names (by its output name); 404 for any other name, paths included."""
     name = request.path_params["name"]
     with catalog.connect() as conn:
-        found = conn.execute("SELECT key FROM episodes WHERE name = ? ORDER BY updated_at DESC LIMIT 1",
+        found = conn.execute("SELECT * FROM episodes WHERE name = ? ORDER BY updated_at DESC LIMIT 1",
                              (name,)).fetchone()
-    row = catalog.get(found[0]) if found else None
-    if row is None:
+    if found is None:
         raise HTTPException(404, f"no episode named {name!r} in this archive")
-    return row
+    return row_from(found)
 
 
 def _done(row: Row) -> Row:
@@ -212,14 +209,14 @@ def _episode(request: Request, catalog: Catalog) -> Response:
     path = revisions.current_path(catalog, row)
     stat = path.stat()
     page, packed = _episode_page(str(path), stat.st_mtime_ns, stat.st_size, row.name, row.revision,
-                                 bool(row.reviewed_at), bool(row.audio_path))
+                                 bool(row.audio_path))
     gzip = "gzip" in request.headers.get("accept-encoding", "")
     headers = {"content-encoding": "gzip", "vary": "accept-encoding"} if gzip else {"vary": "accept-encoding"}
     return Response(packed if gzip else page, media_type="text/html; charset=utf-8", headers=headers)
 
 
 @lru_cache(maxsize=8)
-def _episode_page(path: str, mtime_ns: int, size: int, name: str, revision: int, reviewed: bool,
+def _episode_page(path: str, mtime_ns: int, size: int, name: str, revision: int,
                   has_audio: bool) -> tuple[bytes, bytes]:
     """The page and its gzip, for this transcript file as it is now (its time and size are part of the key)."""
     import gzip
@@ -231,8 +228,7 @@ def _episode_page(path: str, mtime_ns: int, size: int, name: str, revision: int,
         transcript = json_format.read(f)
     base = f"/episode/{quote(name)}"
     audio = PageAudio(src=f"{base}/audio") if has_audio else PageAudio()
-    server = {"save": f"{base}/revisions", "revision": revision, "history": f"{base}/history",
-              "archive": "/", "export": f"{base}/export", "reviewed": reviewed}
+    server = {"save": f"{base}/revisions", "revision": revision, "history": f"{base}/history", "archive": "/"}
     page = render(transcript, audio, server=server).encode("utf-8")
     return page, gzip.compress(page, compresslevel=5)
 
@@ -270,15 +266,15 @@ def _audio_type(path: Path) -> str:
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
-def _output(request: Request, catalog: Catalog, output_dir: Path) -> FileResponse:
+def _output(request: Request, catalog: Catalog) -> FileResponse:
     row = _row(request, catalog)
     fmt = request.path_params["fmt"]
     if fmt not in WRITERS:
         raise HTTPException(404, f"no format {fmt!r}: {', '.join(WRITERS)}")
     if fmt not in revisions.formats_of(row):
         raise HTTPException(404, f"{row.name} was not written as {fmt}")
-    path = output_path(output_dir, row.name, fmt)
-    _inside(path, output_dir.resolve(), row.name)
+    path = output_path(catalog.folder, row.name, fmt)
+    _inside(path, catalog.folder.resolve(), row.name)
     return FileResponse(path, filename=path.name)
 
 
@@ -312,7 +308,8 @@ def _history(request: Request, catalog: Catalog, pages) -> HTMLResponse:
             raise HTTPException(404, f"no such revision: there are {', '.join(map(str, numbers))}")
         changes = revisions.diff(revisions.revision_transcript(catalog, row.key, a),
                                  revisions.revision_transcript(catalog, row.key, b))
-    return _page(pages, "history.html", row=row, revisions=revs, changes=changes, a=a, b=b,
+    return _page(pages, "history.html", row=row, formats=revisions.formats_of(row), revisions=revs, changes=changes,
+                 a=a, b=b,
                  stats=episode_stats(catalog, row.key), title=f"{row.name}: history")
 
 
