@@ -56,7 +56,7 @@ def current_path(catalog: Catalog, row: Row) -> Path:
     """The episode's JSON transcript: the latest revision, or the model's own."""
     from pipeline.library.search import json_transcript
 
-    path = json_transcript([str(p) for p in catalog.outputs(row.outputs)])
+    path = json_transcript(catalog.outputs(row.outputs))
     if path is None:
         raise PodscribeError(f"{row.name}: no JSON transcript among its outputs (run it again with -f json or all)")
     return path
@@ -77,7 +77,7 @@ def save(catalog: Catalog, key: str, base: int, transcript: Transcript, author: 
          corrections: Sequence[tuple[str, str]] = ()) -> Saved:
     """Keep ``transcript`` as the episode's next revision, made from revision ``base`` (see the module)."""
     from pipeline.archive import teach
-    from pipeline.library.search import index_passages, json_transcript
+    from pipeline.library.search import index_passages
 
     author = " ".join(author.split())[:MAX_AUTHOR] or "reviewer"
     with catalog.connect(write=True) as conn:
@@ -91,11 +91,8 @@ def save(catalog: Catalog, key: str, base: int, transcript: Transcript, author: 
         n = conn.execute("SELECT COALESCE(MAX(n) + 1, 0) FROM revisions WHERE key = ?", (key,)).fetchone()[0]
         now = time.time()
         if row.revision == 0:
-            original = json_transcript([str(p) for p in catalog.outputs(row.outputs)])
-            if original is None:
-                raise PodscribeError(f"{row.name}: no JSON transcript among its outputs: nothing to revise")
             model = f"model {row.model or ''}".strip()
-            _insert(conn, key, n, "model", model, now, original.read_text(encoding="utf-8"))
+            _insert(conn, key, n, "model", model, now, current_path(catalog, row).read_text(encoding="utf-8"))
             n += 1
         transcript = _named(transcript, row)
         _insert(conn, key, n, "review", author, now, json.dumps(json_format.to_dict(transcript), ensure_ascii=False))

@@ -109,7 +109,7 @@ def index_outputs(catalog: Catalog, key: str, outputs: Sequence[str]) -> int:
     indexed all the same, as there is nothing to index)."""
     from pipeline.writers import json_format
 
-    path = json_transcript([str(p) for p in catalog.outputs(outputs)])
+    path = json_transcript(catalog.outputs(outputs))
     if path is None:
         with catalog.connect(write=True) as conn:
             _mark_indexed(conn, key)
@@ -118,9 +118,9 @@ def index_outputs(catalog: Catalog, key: str, outputs: Sequence[str]) -> int:
         return index_episode(catalog, key, json_format.read(f))
 
 
-def json_transcript(outputs: Sequence[str]) -> Optional[Path]:
+def json_transcript(outputs: Sequence[Path]) -> Optional[Path]:
     """The episode's JSON transcript among its outputs, if it wrote one and it is there."""
-    path = next((Path(p) for p in outputs if p.endswith(".json") and not p.endswith(".podcast.json")), None)
+    path = next((p for p in outputs if p.name.endswith(".json") and not p.name.endswith(".podcast.json")), None)
     return path if path is not None and path.is_file() else None
 
 
