@@ -18,7 +18,12 @@ MAX_CHARS = 600
 
 def split_terms(text: str) -> tuple[str, ...]:
     """``"Linode, UML\\nJeff Dike"`` -> ``("Linode", "UML", "Jeff Dike")``: comma or line separated."""
-    return unique(t.strip() for t in re.split(r"[,\n;]", text) if t.strip())
+    return unique(terms_in(text))
+
+
+def terms_in(text: str) -> list[str]:
+    """Every term of the text, none dropped (:func:`split_terms` cuts them to what fits the prompt)."""
+    return [t.strip() for t in re.split(r"[,\n;]", text) if t.strip()]
 
 
 def read_vocabulary(path: str | Path) -> tuple[str, ...]:

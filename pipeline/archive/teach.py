@@ -13,7 +13,7 @@ import time
 from typing import Iterable, Optional
 
 from pipeline.library.catalog import Catalog
-from pipeline.vocabulary import MAX_CHARS, split_terms, unique
+from pipeline.vocabulary import MAX_CHARS, split_terms, terms_in, unique
 
 #: a capitalised word at least this common (wordfreq's Zipf scale) is a sentence's first word, not a name
 COMMON_ZIPF = 5.0
@@ -66,10 +66,7 @@ def show_key(show: Optional[str]) -> str:
 
 def vocabulary(catalog: Catalog, show: Optional[str]) -> tuple[str, ...]:
     """The show's terms, oldest first, cut to what fits Whisper's prompt."""
-    with catalog.connect() as conn:
-        rows = conn.execute("SELECT term FROM vocabulary WHERE show = ? ORDER BY added_at, term",
-                            (show_key(show),)).fetchall()
-    return unique(term for (term,) in rows)
+    return unique(term for term, _, _ in entries(catalog, show))
 
 
 def learn(conn, show: Optional[str], terms: Iterable[str], origin: str) -> tuple[str, ...]:
@@ -86,7 +83,7 @@ def learn(conn, show: Optional[str], terms: Iterable[str], origin: str) -> tuple
 def replace_vocabulary(catalog: Catalog, show: Optional[str], text: str) -> tuple[str, ...]:
     """The show's vocabulary as a person edited it (comma or line separated): terms kept keep their origin."""
     terms = split_terms(text)
-    if sum(len(t) + 2 for t in dict.fromkeys(t.strip() for t in re.split(r"[,\n;]", text) if t.strip())) > MAX_CHARS:
+    if len(terms) < len({t.casefold() for t in terms_in(text)}):  # some were cut to fit
         from pipeline.errors import PodscribeError
 
         raise PodscribeError(f"the vocabulary is longer than Whisper's prompt holds ({MAX_CHARS} characters)")
