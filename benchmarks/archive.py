@@ -26,18 +26,14 @@ Goal (issue #30): a 3-hour episode's page ready (script done) in under 1 s when 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gzip
-import re
 import statistics
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 from urllib.parse import quote
 
 from benchmarks import search as synthetic_archive
@@ -45,6 +41,7 @@ from pipeline.library.catalog import Catalog, EpisodeRecord, Holder, Outcome
 from pipeline.library.search import catch_up
 from pipeline.types import Transcript
 from pipeline.writers import write_all
+from tests.archive_server import ArchiveServer
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "audio" / "samples" / "interview.flac"
@@ -126,40 +123,6 @@ def build(folder: Path, episodes: int) -> tuple[Transcript, Path]:
 
 
 # ---------------------------------------------------------------- the server
-
-
-@contextlib.contextmanager
-def serving(out: Path) -> Iterator[str]:
-    """``podscribe serve -o out --port 0`` in a child process: its URL; the process is ended however we leave."""
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "-o", str(out), "--port", "0"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
-    lines: list[str] = []
-    try:
-        url = _url_from(proc, lines)
-        threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()  # keep the pipe drained
-        yield url.rstrip("/")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.returncode not in (0, -15):
-            print(f"server ended with {proc.returncode}: {''.join(lines[-5:])}", file=sys.stderr)
-
-
-def _url_from(proc: subprocess.Popen, lines: list[str], timeout_s: float = 60) -> str:
-    timer = threading.Timer(timeout_s, proc.kill)  # a server that never says where it listens is ended
-    timer.start()
-    try:
-        for line in proc.stderr:
-            lines.append(line)
-            if found := re.search(r"serving .* at (http://\S+)", line):
-                return found.group(1)
-    finally:
-        timer.cancel()
-    raise SystemExit("podscribe serve did not start:\n" + "".join(lines[-20:]))
 
 
 def get(url: str, headers: Optional[dict] = None) -> tuple[float, int, bytes, dict]:
@@ -281,7 +244,8 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory(prefix="podscribe-archive-bench-") as tmp:
         folder = args.keep or Path(tmp)
         _, static = build(folder, args.episodes)
-        with serving(folder / "out") as base:
+        with ArchiveServer(folder / "out") as server:  # podscribe serve, as the tests start it
+            base = server.base
             episode_url = f"{base}/episode/{quote(NAME)}"
             html = server_times(episode_url, args.runs)
             audio_range = range_check(f"{episode_url}/audio")
