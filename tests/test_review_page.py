@@ -251,10 +251,7 @@ def test_correct_rename_give_save_and_evaluate(driver, clip):
         ["HOST", "JEFF", "HOST"]
     word_el(driver, len(ws) - 1).click()
     press(driver, "2")  # the last turn goes to speaker 2, JEFF
-    driver.find_element("id", "save").click()
-
-    saved_forum = wait_for_file(driver.downloads / "clip.reviewed.forum.txt")
-    saved = wait_for_file(driver.downloads / "clip.reviewed.json")
+    saved_forum, saved = save(driver, "clip")
     # saved part-way: every word not checked yet keeps the model's guess, still marked
     assert "of user [i][?][/i] Muglinux" in saved_forum.read_text() and "I'm [i][?][/i] Brian" in saved_forum.read_text()
     driver.find_element("id", "reference").click()  # the reference for evaluate: those words as the mark alone
@@ -284,10 +281,21 @@ def test_correct_rename_give_save_and_evaluate(driver, clip):
     assert wer["hits"] == len(ref.words) - unknown - 3
 
 
-def wait_for_file(path: Path, timeout_s: float = 10.0) -> Path:
+def save(driver, episode: str, no_words: bool = False) -> tuple[Path, Path]:
+    """Click Save and wait for both files it downloads (forum, JSON; with ``no_words`` the forum is empty);
+    another test's earlier save is removed first, so neither wait can return a stale file, and this save
+    leaves nothing still arriving."""
+    for old in driver.downloads.glob(f"{episode}.reviewed.*"):
+        old.unlink()
+    driver.find_element("id", "save").click()
+    return (wait_for_file(driver.downloads / f"{episode}.reviewed.forum.txt", empty=no_words),
+            wait_for_file(driver.downloads / f"{episode}.reviewed.json"))
+
+
+def wait_for_file(path: Path, timeout_s: float = 10.0, empty: bool = False) -> Path:
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
-        if path.is_file() and not path.with_name(path.name + ".crdownload").exists() and path.stat().st_size:
+        if path.is_file() and not path.with_name(path.name + ".crdownload").exists() and (empty or path.stat().st_size):
             return path
         time.sleep(0.05)
     raise AssertionError(f"{path.name} was not downloaded")
@@ -361,8 +369,9 @@ def test_an_episode_with_no_speech_opens_and_saves_empty(driver, clip):
     assert "0 words" in driver.find_element("id", "stats").text
     press(driver, "n")
     assert "no [?] after this point" in driver.find_element("id", "state").text
-    driver.find_element("id", "save").click()
-    assert wait_for_file(driver.downloads / "silence.reviewed.json").read_text().startswith("{")
+    forum, saved = save(driver, "silence", no_words=True)
+    assert forum.read_text() == ""
+    assert saved.read_text().startswith("{")
 
 
 def french_transcript(sha: str, language: str = "fr") -> Transcript:
@@ -390,13 +399,8 @@ def test_a_french_episode_shows_edits_and_saves_its_words_as_written(driver, cli
     correct(driver, n_est, "n'était")
     press(driver, "3")  # two speakers: there is no third, and the page says so
     assert "no speaker 3" in driver.find_element("id", "state").text
-    for old in driver.downloads.glob("clip.reviewed.*"):  # another test's save
-        old.unlink()
-    driver.find_element("id", "save").click()
-    forum = wait_for_file(driver.downloads / "clip.reviewed.forum.txt")
+    forum, _ = save(driver, "clip")
     assert "L'étoile n'était pas loin, souhaitez-vous attendre ?" in forum.read_text()
-    for name in ("clip.reviewed.forum.txt", "clip.reviewed.json"):
-        (driver.downloads / name).unlink()
 
 
 @needs_browser
