@@ -106,6 +106,39 @@ def test_an_episode_done_again_replaces_its_passages(catalog, tmp_path):
                                                   turns=(turn("BRIAN", 0.0, "Nothing about hosting."),)))
     assert [h.episode for h in search(catalog, "linode")] == ["ep1"]
     assert [h.episode for h in search(catalog, "hosting")] == ["ep2"]
+    with catalog.connect() as conn:  # ep2's two passages gave way to one, after the others' rowids
+        assert conn.execute("SELECT count(*) FROM passages").fetchone()[0] == 7
+        spans = conn.execute("SELECT key, first, last FROM passage_rows ORDER BY first").fetchall()
+        assert [key for key, _, _ in spans[:2]] == ["guid:ep3", "guid:ep1"] and spans[2] == ("guid:ep2", 9, 9)
+        for key, first, last in spans:
+            assert {k for (k,) in conn.execute("SELECT key FROM passages WHERE rowid BETWEEN ? AND ?",
+                                               (first, last))} == {key}
+
+
+def test_the_ranking_is_the_same_with_and_without_a_filter(catalog):
+    """Unfiltered, the best rowids are found first; with a filter, in FTS5's rank order: the same hits."""
+    plain = search(catalog, "linode")
+    assert len(plain) == 3
+    assert [(h.episode, h.time_s, h.rank) for h in search(catalog, "linode", show="Open Source Hour")] == \
+        [(h.episode, h.time_s, h.rank) for h in plain]
+    assert [h.text for h in search(catalog, "linode", limit=1)] == [plain[0].text]
+
+
+def test_a_schema_4_index_keeps_each_episode_s_rowids(catalog, tmp_path):
+    path = tmp_path / "catalog.sqlite"
+    with sqlite3.connect(path) as conn:  # schema 4, one episode's passages not one run (never made by podscribe)
+        conn.execute("DROP TABLE passage_rows")
+        conn.execute("INSERT INTO passages (rowid, text, speaker, key) VALUES (100, 'stray linode', 'JEFF', 'guid:ep1')")
+        conn.execute("PRAGMA user_version = 4")
+    migrated = Catalog(path)
+    with migrated.connect() as conn:
+        assert [key for (key,) in conn.execute("SELECT key FROM passage_rows ORDER BY first")] == ["guid:ep3",
+                                                                                                   "guid:ep2"]
+    assert migrated.get("guid:ep1").indexed_at is None and migrated.get("guid:ep2").indexed_at is not None
+    assert {h.episode for h in search(migrated, "linode")} == {"ep2"}  # ep1's passages wait for the catch-up
+    out = search_cli(tmp_path, "linode")
+    assert out.exit_code == 0 and "added 1 episode(s) to the search index" in out.output
+    assert sorted(h.episode for h in search(migrated, "linode")) == ["ep1", "ep2", "ep2"]
 
 
 def search_cli(folder: Path, *args: str):

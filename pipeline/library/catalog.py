@@ -29,7 +29,7 @@ from typing import Iterator, Optional, Sequence
 from pipeline.errors import PodscribeError
 from pipeline.files import process_alive
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 CATALOG_NAME = "catalog.sqlite"
 # A claim whose heartbeat is older than this has no holder any more (another host's lost machine, a hung run).
 LEASE_S = 300.0
@@ -118,8 +118,19 @@ CREATE TABLE vocabulary (
 );
 CREATE INDEX episodes_name ON episodes (name);
 """
+# Schema 5: the rowids of each episode's passages (one run, inserted together), so that indexing an episode again
+# deletes its old passages by rowid instead of reading every passage's key. Passages indexed before are found once
+# here; an episode whose passages are not one run (never expected) loses them and is indexed again by the next
+# catch-up.
+_SPANS = """
+CREATE TABLE passage_rows (key TEXT PRIMARY KEY, first INTEGER NOT NULL, last INTEGER NOT NULL);
+INSERT INTO passage_rows SELECT key, min(rowid), max(rowid) FROM passages GROUP BY key
+    HAVING count(*) = max(rowid) - min(rowid) + 1;
+UPDATE episodes SET indexed_at = NULL WHERE key IN (SELECT key FROM passages EXCEPT SELECT key FROM passage_rows);
+DELETE FROM passages WHERE key NOT IN (SELECT key FROM passage_rows);
+"""
 #: what each schema version adds to the one before
-_MIGRATIONS = {1: _SCHEMA, 2: _CLAIMS, 3: _SEARCH, 4: _ARCHIVE}
+_MIGRATIONS = {1: _SCHEMA, 2: _CLAIMS, 3: _SEARCH, 4: _ARCHIVE, 5: _SPANS}
 
 
 @dataclass(frozen=True)
