@@ -7,8 +7,9 @@ Each episode is an hour of talk by 2-4 speakers (turns of 10-150 words, about 2.
 (audio/samples/interview.txt), so that phrases exist and word frequencies are those of speech. Episodes are
 recorded in a real catalog.sqlite and indexed by ``pipeline.library.search.index_episode``, the function a batch
 calls. It prints the index size, the indexing time per episode hour, and the latency (median, 95th percentile)
-of queries of each kind, drawn from the same text: one word, two words, a three-word phrase, a prefix, and one
-word with a speaker filter. Goals (issue #30): search median under 50 ms, indexing under 1 s per episode hour.
+of queries of each kind, drawn from the same text: one word, two words, a three-word phrase, a prefix, one word
+with a speaker filter, and the marked passages of a show (``--uncertain`` with no query: its newest first).
+Goals (issue #30): search median under 50 ms, indexing under 1 s per episode hour.
 """
 from __future__ import annotations
 
@@ -89,6 +90,7 @@ def queries(source: list[list[str]], count: int, seed: int = 1) -> dict[str, lis
         "3-word phrase": [(phrase(3), {}) for _ in range(count)],
         "prefix": [(rng.choice(plain)[:4] + "*", {}) for _ in range(count)],
         "word + speaker": [(rng.choice(plain), {"speaker": rng.choice(SPEAKERS)}) for _ in range(count)],
+        "[?] of a show": [("", {"uncertain": True, "show": f"Show {rng.randrange(5)}"}) for _ in range(count)],
     }
 
 

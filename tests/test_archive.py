@@ -75,7 +75,7 @@ def test_a_schema_3_catalog_is_migrated_and_indexed_again_once(tmp_path):
         for statement in ("DROP TABLE revisions", "DROP TABLE speaker_stats", "DROP TABLE vocabulary",
                           "DROP INDEX episodes_name", "ALTER TABLE episodes DROP COLUMN indexed_at",
                           "ALTER TABLE episodes DROP COLUMN revision", "ALTER TABLE episodes DROP COLUMN reviewed_at",
-                          "DROP TABLE passage_rows", "PRAGMA user_version = 3"):
+                          "DROP TABLE passage_rows", "DROP INDEX episodes_date", "PRAGMA user_version = 3"):
             conn.execute(statement)
     catalog = Catalog(path)
     assert catalog.get(key).revision == 0 and catalog.get(key).indexed_at is None

@@ -124,10 +124,30 @@ def test_the_ranking_is_the_same_with_and_without_a_filter(catalog):
     assert [h.text for h in search(catalog, "linode", limit=1)] == [plain[0].text]
 
 
+def test_the_marked_passages_are_listed_newest_episode_first_each_in_time_order(catalog):
+    from pipeline.library.search import index_episode
+
+    def again(name: str, *turns: Turn) -> None:
+        index_episode(catalog, f"guid:{name}", Transcript(episode=name, sha256="0" * 64, duration_s=9.0,
+                                                          language="en", turns=turns))
+
+    again("ep2", turn("BRIAN", 0.0, "One mark here. None here.", marked=("One",)),
+          turn("CHRIS", 4.0, "Two marks here.", marked=("Two", "marks")))
+    again("ep1", turn("JEFF", 0.0, "Old mark.", marked=("Old",)), turn("BRIAN", 3.0, "Later mark.", marked=("mark.",)))
+    # ep1 (2026-11-01) was indexed last, so its passages have the highest rowids; ep2 (2026-11-08) is newer
+    listed = [(h.episode, h.speaker, h.time_s) for h in search(catalog, "", uncertain=True)]
+    assert listed == [("ep2", "BRIAN", 0.0), ("ep2", "CHRIS", 4.0), ("ep1", "JEFF", 0.0), ("ep1", "BRIAN", 3.4)]
+    assert [h.episode for h in search(catalog, "", uncertain=True, limit=2)] == ["ep2", "ep2"]
+    assert [(h.episode, h.time_s) for h in search(catalog, "", uncertain=True, speaker="BRIAN")] == [
+        ("ep2", 0.0), ("ep1", 3.4)]
+    assert search(catalog, "", uncertain=True, show="Le Café Numérique") == []
+
+
 def test_a_schema_4_index_keeps_each_episode_s_rowids(catalog, tmp_path):
     path = tmp_path / "catalog.sqlite"
     with sqlite3.connect(path) as conn:  # schema 4, one episode's passages not one run (never made by podscribe)
         conn.execute("DROP TABLE passage_rows")
+        conn.execute("DROP INDEX episodes_date")
         conn.execute("INSERT INTO passages (rowid, text, speaker, key) VALUES (100, 'stray linode', 'JEFF', 'guid:ep1')")
         conn.execute("PRAGMA user_version = 4")
     migrated = Catalog(path)

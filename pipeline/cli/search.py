@@ -17,7 +17,8 @@ from pipeline.cli.options import HELP
 @click.option("--speaker", default=None, help="Only what this speaker said (as the transcripts name them).")
 @click.option("--show", default=None, help="Only this show's episodes (as `podscribe status` shows it).")
 @click.option("--uncertain", is_flag=True,
-              help="Only words marked [?] (and gaps: the word 'gap'); with no QUERY, every passage with a mark.")
+              help="Only words marked [?] (and gaps: the word 'gap'); with no QUERY, every passage with a mark, the "
+                   "newest episode first.")
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True,
               help="At most this many hits.")
 @click.option("--rebuild", is_flag=True, help="Make the index again from every done episode's JSON transcript first.")

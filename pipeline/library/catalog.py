@@ -119,11 +119,13 @@ CREATE TABLE vocabulary (
 CREATE INDEX episodes_name ON episodes (name);
 """
 # Schema 5: the rowids of each episode's passages (one run, inserted together), so that indexing an episode again
-# deletes its old passages by rowid instead of reading every passage's key. Passages indexed before are found once
+# deletes its old passages by rowid instead of reading every passage's key, and the marked passages are listed
+# newest episode first (by date) without reading the whole index. Passages indexed before are found once
 # here; an episode whose passages are not one run (never expected) loses them and is indexed again by the next
 # catch-up.
 _SPANS = """
 CREATE TABLE passage_rows (key TEXT PRIMARY KEY, first INTEGER NOT NULL, last INTEGER NOT NULL);
+CREATE INDEX episodes_date ON episodes (date);
 INSERT INTO passage_rows SELECT key, min(rowid), max(rowid) FROM passages GROUP BY key
     HAVING count(*) = max(rowid) - min(rowid) + 1;
 UPDATE episodes SET indexed_at = NULL WHERE key IN (SELECT key FROM passages EXCEPT SELECT key FROM passage_rows);

@@ -174,44 +174,64 @@ def rebuild(catalog: Catalog) -> tuple[int, int]:
 def search(catalog: Catalog, query: str, speaker: Optional[str] = None, show: Optional[str] = None,
            uncertain: bool = False, limit: int = 20) -> list[Hit]:
     """The best passages for ``query`` (see the module's docstring), optionally of one speaker or show, or among
-    the words marked [?] only (an empty query with ``uncertain``: every passage with a mark)."""
+    the words marked [?] only (an empty query with ``uncertain``: every passage with a mark, the newest episode
+    first, each in time order)."""
     expression = fts_query(query)
     if not expression and not uncertain:
         raise PodscribeError("nothing to search for: give words, a \"phrase\" or a prefix*")
-    where, args = [], []
-    name = fts_query(f'"{speaker}"') if speaker else ""
-    if expression:
-        where.append("passages MATCH ?")
-        # the words never match the speaker column; a speaker's name narrows the rows FTS5 ranks (2x faster), and
-        # the exact name is checked after (the tokens of "JEFF" are in "JEFF DIKE" too)
-        args.append(f"{{{'marked' if uncertain else 'text'}}}: ({expression})" + (f" AND {{speaker}}: {name}"
-                                                                                    if name else ""))
-    else:
-        where.append("marked != ''")
-    if speaker:
-        where.append("speaker = ?")
-        args.append(speaker)
-    if show:
-        where.append("key IN (SELECT key FROM episodes WHERE show = ?)")
-        args.append(show)
-    # the best passages first, then their episodes: FTS5 ranks without carrying the join (2-3x faster)
-    if expression and len(where) == 1:
-        # nothing to check but the match: the best rowids by bm25 first, then only their passages are read (20-25 %
-        # faster than FTS5's rank order, which sorts every match before the first row)
-        best = ("SELECT q.key, q.speaker, q.start_s, q.text, q.words, b.rank FROM (SELECT rowid AS id, "
-                "bm25(passages) AS rank FROM passages WHERE passages MATCH ? ORDER BY rank LIMIT ?) b "
-                "JOIN passages q ON q.rowid = b.id")
-    else:
-        # FTS5's rank order: the checks after the match read passages in that order only until enough pass
-        best = (f"SELECT key, speaker, start_s, text, words, {'rank' if expression else '0.0 AS rank'} FROM passages "
-                f"WHERE {' AND '.join(where)} ORDER BY {'rank' if expression else 'key, start_s'} LIMIT ?")
-    sql = ("SELECT p.key, e.name, COALESCE(e.show, ''), COALESCE(e.date, ''), p.speaker, p.start_s, p.text, "
-           f"p.words, p.rank FROM ({best}) p JOIN episodes e ON e.key = p.key ORDER BY p.rank, e.date DESC, p.start_s")
+    sql, args = _ranked(expression, uncertain, speaker, show) if expression else _marked(speaker, show)
     with catalog.connect() as conn:
         rows = conn.execute(sql, args + [limit]).fetchall()
     terms = _terms(query)
     return [Hit(key, name, show_name, date, who, _first_match(json.loads(words), terms, start, uncertain), text, rank)
             for key, name, show_name, date, who, start, text, words, rank in rows]
+
+
+_HIT = "p.key, e.name, COALESCE(e.show, ''), COALESCE(e.date, ''), p.speaker, p.start_s, p.text, p.words"
+
+
+def _ranked(expression: str, uncertain: bool, speaker: Optional[str], show: Optional[str]) -> tuple[str, list]:
+    """The query of the best passages for an FTS5 expression, and its arguments but the limit."""
+    name = fts_query(f'"{speaker}"') if speaker else ""
+    # the words never match the speaker column; a speaker's name narrows the rows FTS5 ranks (2x faster), and the
+    # exact name is checked after (the tokens of "JEFF" are in "JEFF DIKE" too)
+    args = [f"{{{'marked' if uncertain else 'text'}}}: ({expression})" + (f" AND {{speaker}}: {name}" if name else "")]
+    checks = ""
+    if speaker:
+        checks += " AND speaker = ?"
+        args.append(speaker)
+    if show:
+        checks += " AND key IN (SELECT key FROM episodes WHERE show = ?)"
+        args.append(show)
+    # the best passages first, then their episodes: FTS5 ranks without carrying the join (2-3x faster)
+    if checks:
+        # FTS5's rank order: the checks read passages in that order only until enough pass
+        best = ("SELECT key, speaker, start_s, text, words, rank FROM passages "
+                f"WHERE passages MATCH ?{checks} ORDER BY rank LIMIT ?")
+    else:
+        # nothing to check: the best rowids by bm25 first, then only their passages are read (20-25 % faster than
+        # FTS5's rank order, which sorts every match before the first row)
+        best = ("SELECT q.key, q.speaker, q.start_s, q.text, q.words, b.rank FROM (SELECT rowid AS id, "
+                "bm25(passages) AS rank FROM passages WHERE passages MATCH ? ORDER BY rank LIMIT ?) b "
+                "JOIN passages q ON q.rowid = b.id")
+    return (f"SELECT {_HIT}, p.rank FROM ({best}) p JOIN episodes e ON e.key = p.key "
+            "ORDER BY p.rank, e.date DESC, p.start_s"), args
+
+
+def _marked(speaker: Optional[str], show: Optional[str]) -> tuple[str, list]:
+    """The query of every passage with a mark, the newest episode first and each in time order, and its arguments
+    but the limit. Episodes are walked by date and their passages by rowid (``passage_rows``; CROSS JOIN keeps
+    that order), so the first are found without reading the rest of the index."""
+    checks, args = "", []
+    if speaker:
+        checks += " AND p.speaker = ?"
+        args.append(speaker)
+    if show:
+        checks += " AND e.show = ?"
+        args.append(show)
+    return (f"SELECT {_HIT}, 0.0 FROM episodes e CROSS JOIN passage_rows r CROSS JOIN passages p "
+            f"WHERE r.key = e.key AND p.rowid >= r.first AND p.rowid <= r.last AND p.marked != ''{checks} "
+            "ORDER BY e.date DESC, p.rowid LIMIT ?"), args
 
 
 def fts_query(query: str) -> str:
