@@ -214,7 +214,23 @@ def test_the_speaker_filter_is_the_exact_name(tmp_path):
 def test_highlight_marks_the_words_the_query_found():
     from pipeline.library.search import highlight
 
-    assert highlight("We moved to Linode, in 2003 .", 'linode "in 2003"') == [
+    def plain(text: str, marked: tuple[str, ...] = ()) -> list[tuple[str, bool]]:
+        return [(word, word in marked) for word in text.split()]
+
+    assert highlight(plain("We moved to Linode, in 2003 ."), 'linode "in 2003"') == [
         ("We", False), ("moved", False), ("to", False), ("Linode,", True), ("in", True), ("2003", True), (".", False)]
-    assert highlight("Café crème", "cafe cr*") == [("Café", True), ("crème", True)]
-    assert highlight("nothing here", "") == [("nothing", False), ("here", False)]
+    assert highlight(plain("Café crème"), "cafe cr*") == [("Café", True), ("crème", True)]
+    assert highlight(plain("nothing here"), "") == [("nothing", False), ("here", False)]
+    # only uncertain: the marked words the query found, and with no query every marked word (a gap as "gap")
+    words = plain("Linode [?] runs Linode", marked=("[?]", "runs"))
+    words[-1] = ("Linode", True)
+    assert highlight(words, "linode", uncertain=True) == [("Linode", False), ("[?]", False), ("runs", False),
+                                                          ("Linode", True)]
+    assert [found for _, found in highlight(words, "", uncertain=True)] == [False, True, True, True]
+    assert [found for _, found in highlight(words, "gap", uncertain=True)] == [False, True, False, False]
+
+
+def test_a_hit_carries_its_words_with_their_marks(catalog):
+    hit, = search(catalog, "thousands")
+    assert hit.text == " ".join(word for word, _ in hit.words)
+    assert [word for word, marked in hit.words if marked] == ["thousands"]

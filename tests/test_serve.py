@@ -99,6 +99,9 @@ def test_search_finds_words_with_episode_speaker_and_time(server):
     assert {h["episode"] for h in by_ann} == {"second-episode"}
     marked = get(server, "/search?q=&uncertain=1", headers={"accept": "application/json"}).json()["hits"]
     assert [h["time_s"] for h in marked] == [2.5]
+    listed = get(server, "/search?q=&uncertain=1").text  # what is left to review: the marked words highlighted
+    assert "the newest episode first" in listed and "<mark>lie</mark> <mark>node</mark> hosting" in listed
+    assert "best first" in get(server, "/search?q=lie&uncertain=1").text
     page = get(server, "/search?q=%22user+mode%22")
     assert page.status_code == 200 and 'href="/episode/first-episode#t=' in page.text
     assert "<mark>user</mark> <mark>mode</mark> linux" in page.text

@@ -59,6 +59,7 @@ class Hit:
     time_s: float  # where the first matching word starts
     text: str  # the passage around it
     rank: float  # bm25: lower is better
+    words: tuple[tuple[str, bool], ...] = ()  # the passage's words as shown (a gap as [?]), each with its mark
 
 
 def passages(transcript: Transcript, max_words: int = PASSAGE_WORDS) -> list[Passage]:
@@ -183,8 +184,14 @@ def search(catalog: Catalog, query: str, speaker: Optional[str] = None, show: Op
     with catalog.connect() as conn:
         rows = conn.execute(sql, args + [limit]).fetchall()
     terms = _terms(query)
-    return [Hit(key, name, show_name, date, who, _first_match(json.loads(words), terms, start, uncertain), text, rank)
-            for key, name, show_name, date, who, start, text, words, rank in rows]
+    return [_hit(row, terms, uncertain) for row in rows]
+
+
+def _hit(row: tuple, terms: list[tuple[str, bool]], uncertain: bool) -> Hit:
+    key, name, show, date, speaker, start_s, text, words, rank = row
+    words = json.loads(words)
+    return Hit(key, name, show, date, speaker, _first_match(words, terms, start_s, uncertain), text, rank,
+               tuple((word or "[?]", bool(flags and flags[0])) for word, _, *flags in words))
 
 
 _HIT = "p.key, e.name, COALESCE(e.show, ''), COALESCE(e.date, ''), p.speaker, p.start_s, p.text, p.words"
@@ -283,7 +290,14 @@ def _matches(word: str, terms: list[tuple[str, bool]]) -> bool:
     return any(t == term or (prefix and t.startswith(term)) for t in tokens for term, prefix in terms)
 
 
-def highlight(text: str, query: str) -> list[tuple[str, bool]]:
-    """A hit's passage as (word, matched) pairs, for showing which words the query found."""
+def highlight(words: Sequence[tuple[str, bool]], query: str, uncertain: bool = False) -> list[tuple[str, bool]]:
+    """A hit's words (:attr:`Hit.words`) as (word, found) pairs, for showing what the search found: the words a
+    query term matches; with ``uncertain``, only among the marked words, and with no term every marked word."""
     terms = _terms(query)
-    return [(word, bool(terms) and _matches(word, terms)) for word in text.split(" ")]
+
+    def found(word: str, marked: bool) -> bool:
+        if uncertain and not marked:
+            return False
+        return _matches("gap" if word == "[?]" else word, terms) if terms else uncertain
+
+    return [(word, found(word, marked)) for word, marked in words]
