@@ -5,7 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable
 
-from pipeline.types import Transcript
+from pipeline.types import Transcript, Turn
 
 
 @dataclass(frozen=True)
@@ -22,19 +22,14 @@ class SpeakerStats:
 
 
 def speaker_stats(transcript: Transcript) -> tuple[SpeakerStats, ...]:
-    """One entry per speaker of the transcript's turns, most talk first."""
-    talk: dict[str, float] = defaultdict(float)
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for turn in transcript.turns:
-        words = [w for w in turn.words if not w.gap]
-        if turn.words:
-            talk[turn.speaker] += max(0.0, turn.words[-1].end_s - turn.words[0].start_s)
-        c = counts[turn.speaker]
-        c[0] += len(words)
-        c[1] += 1
-        c[2] += sum(w.uncertain for w in words)
-    return tuple(sorted((SpeakerStats(s, round(talk[s], 3), *counts[s]) for s in counts),
-                        key=lambda x: (-x.talk_s, x.speaker)))
+    """One entry per speaker of the transcript's turns, most talk first: each turn counted, then summed."""
+    return combine(_turn_stats(turn) for turn in transcript.turns)
+
+
+def _turn_stats(turn: Turn) -> SpeakerStats:
+    words = [w for w in turn.words if not w.gap]
+    talk_s = max(0.0, turn.words[-1].end_s - turn.words[0].start_s) if turn.words else 0.0
+    return SpeakerStats(turn.speaker, talk_s, len(words), 1, sum(w.uncertain for w in words))
 
 
 def combine(stats: Iterable[SpeakerStats]) -> tuple[SpeakerStats, ...]:
