@@ -28,19 +28,15 @@ def search(query: str, output_dir: Path, speaker: Optional[str], show: Optional[
     prefix*, best first. Each hit gives the episode, the time, the speaker and the passage around it; exit 1
     when nothing matches."""
     from pipeline.library import search as index
-    from pipeline.library.catalog import CATALOG_NAME, Catalog
     from pipeline.writers.format import timestamp
 
-    if not (output_dir / CATALOG_NAME).is_file():
-        raise Failure(f"{output_dir}: no {CATALOG_NAME} here (transcribe something first, or give -o)")
-    catalog = Catalog.in_folder(output_dir)
+    catalog = existing_catalog(output_dir)
     if rebuild:
         episodes, passages = index.rebuild(catalog)
         click.echo(f"indexed {episodes} episode(s), {passages} passage(s)", err=True)
         if not query and not uncertain:
             return
-    if added := index.catch_up(catalog):  # episodes done before the index existed, or a killed run left out
-        click.echo(f"added {added} episode(s) to the search index", err=True)
+    catch_up(catalog)
     hits = index.search(catalog, query, speaker=speaker, show=show, uncertain=uncertain, limit=limit)
     for hit in hits:
         at = timestamp(hit.time_s, always_hours=False)
@@ -48,3 +44,21 @@ def search(query: str, output_dir: Path, speaker: Optional[str], show: Optional[
         click.echo(f"{where}\n    {hit.text}")
     if not hits:
         raise Failure(f"no match for {query!r}" if query else "no passage with a [?] mark")
+
+
+def existing_catalog(output_dir: Path):
+    """The output folder's catalog, for ``search`` and ``serve``: a one-line error where it has none (rather than
+    an empty one made)."""
+    from pipeline.library.catalog import CATALOG_NAME, Catalog
+
+    if not (output_dir / CATALOG_NAME).is_file():
+        raise Failure(f"{output_dir}: no {CATALOG_NAME} here (transcribe something first, or give -o)")
+    return Catalog.in_folder(output_dir)
+
+
+def catch_up(catalog) -> None:
+    """Index the done episodes the index lacks (done before it existed, or left out by a killed run), saying so."""
+    from pipeline.library.search import catch_up as index_missing
+
+    if added := index_missing(catalog):
+        click.echo(f"added {added} episode(s) to the search index", err=True)

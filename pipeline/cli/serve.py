@@ -25,16 +25,15 @@ def serve(output_dir: Path, host: str, port: int, token: Optional[str]) -> None:
     """Serve the archive: every show and episode, search, speaker statistics, and each episode's review page with
     its audio, saving reviewed revisions to the server. Stop it with Ctrl-C."""
     from pipeline.archive.guard import is_loopback
-    from pipeline.library.catalog import CATALOG_NAME
+    from pipeline.cli.search import existing_catalog
 
-    if not (output_dir / CATALOG_NAME).is_file():
-        raise Failure(f"{output_dir}: no {CATALOG_NAME} here (transcribe something first, or give -o)")
+    catalog = existing_catalog(output_dir)
     if token is not None and len(token) < 16:
         raise OptionError("--token: at least 16 characters")
     if token is None and not is_loopback(host):
         token = secrets.token_urlsafe(24)
     sock = _listen(host, port)
-    _run(output_dir, host, sock, token)
+    _run(catalog, host, sock, token)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -55,18 +54,15 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _run(output_dir: Path, host: str, sock: socket.socket, token: Optional[str]) -> None:
+def _run(catalog, host: str, sock: socket.socket, token: Optional[str]) -> None:
     import uvicorn
 
     from pipeline.archive.app import create_app, url_for
-    from pipeline.library.catalog import Catalog
-    from pipeline.library.search import catch_up
+    from pipeline.cli.search import catch_up
 
-    indexed = catch_up(Catalog.in_folder(output_dir))
-    if indexed:
-        click.echo(f"added {indexed} episode(s) to the search index", err=True)
-    app = create_app(output_dir, host=host, token=token)
+    catch_up(catalog)
+    app = create_app(catalog.folder, host=host, token=token)
     port = sock.getsockname()[1]
-    click.echo(f"serving {output_dir} at {url_for(host, port, token)}  (Ctrl-C stops)", err=True)
+    click.echo(f"serving {catalog.folder} at {url_for(host, port, token)}  (Ctrl-C stops)", err=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=3)
     uvicorn.Server(config).run(sockets=[sock])
