@@ -84,6 +84,7 @@ def _templates():
     env.globals["PAGE"] = PAGE
     env.filters["q"] = lambda s: quote(s or "", safe="")
     env.filters["marked"] = index.highlight
+    env.filters["hit_url"] = hit_url
     return env
 
 
@@ -176,10 +177,14 @@ def _search(request: Request, catalog: Catalog, pages) -> Response:
         hits = index.search(catalog, query, speaker=speaker, show=show, uncertain=uncertain, limit=SEARCH_LIMIT)
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"hits": [{"episode": h.episode, "show": h.show, "speaker": h.speaker, "time_s": h.time_s,
-                                       "text": h.text, "url": f"/episode/{quote(h.episode)}#t={h.time_s:.2f}"}
-                                      for h in hits]})
+                                       "text": h.text, "url": hit_url(h)} for h in hits]})
     return _page(pages, "search.html", query=query, speaker=speaker or "", show=show or "", uncertain=uncertain,
                  hits=hits, shows=sorted(s.name for s in show_lines(catalog)), title=f"Search: {query}")
+
+
+def hit_url(hit: index.Hit) -> str:
+    """The review page of the hit's episode, at the hit's time (the page selects the word there)."""
+    return f"/episode/{quote(hit.episode, safe='')}#t={hit.time_s:.2f}"
 
 
 # ---------------------------------------------------------------- one episode
@@ -309,8 +314,7 @@ def _history(request: Request, catalog: Catalog, pages) -> HTMLResponse:
         changes = revisions.diff(revisions.revision_transcript(catalog, row.key, a),
                                  revisions.revision_transcript(catalog, row.key, b))
     return _page(pages, "history.html", row=row, formats=revisions.formats_of(row), revisions=revs, changes=changes,
-                 a=a, b=b,
-                 stats=episode_stats(catalog, row.key), title=f"{row.name}: history")
+                 a=a, b=b, stats=episode_stats(catalog, row.key), title=f"{row.name}: history")
 
 
 def _int(value: Optional[str], default: int) -> int:
